@@ -16,7 +16,9 @@
 #ifndef RT_CTL_H
 #define RT_CTL_H
 
-#include <net/if.h>
+#ifndef IFNAMSIZ
+#define IFNAMSIZ 16 /* as in <net/if.h>, which clashes with <linux/if.h> */
+#endif
 #include <stddef.h>
 #include <stdint.h>
 

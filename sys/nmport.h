@@ -30,7 +30,9 @@
 #ifndef NMPORT_H
 #define NMPORT_H
 
-#include <net/if.h>
+#ifndef IFNAMSIZ
+#define IFNAMSIZ 16 /* as in <net/if.h>, which clashes with <linux/if.h> */
+#endif
 #include <poll.h>
 #include <stdint.h>
 #include "net/netmap_user.h"
@@ -72,6 +74,7 @@ struct nmport_ring_stats {
 };
 
 struct nm_pool;
+struct nm_audit;
 struct nm_ringpair_ops;
 
 /* One ring pair: RX ring i and TX ring i of a port, and the backend behind them. */
@@ -167,8 +170,8 @@ int nm_pool_audit(struct nm_pool *pl, struct nmport *const *ports, unsigned n, c
 struct nm_ringpair_ops {
 	int (*rxsync)(struct nmport *p, struct nm_ringpair *rp);
 	int (*txsync)(struct nmport *p, struct nm_ringpair *rp);
-	/* buffers this pair owns right now (slots + kernel queues) for the audit */
-	uint32_t (*held)(struct nmport *p, struct nm_ringpair *rp);
+	/* marks the buffers this pair owns in its slots, counts those in kernel queues */
+	void (*audit)(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a);
 	void (*close)(struct nmport *p, struct nm_ringpair *rp);
 };
 

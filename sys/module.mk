@@ -1,0 +1,8 @@
+# sys/: the port layer (netmap rings over AF_XDP, AF_PACKET, TAP, shared-memory pipes).
+SYS_SRCS := sys/pool.c sys/port.c sys/xdp.c sys/packet.c sys/tap.c sys/pipe.c
+SYS_LIBS := -lxdp -lbpf -lelf -lz -lpthread -lrt
+
+lib/libnmsys.a: $(call objs,$(SYS_SRCS))
+lib/libnmsys-san.a: $(call sanobjs,$(SYS_SRCS))
+
+$(eval $(call unit_test,sys_test,sys/tests/test_sys.c,lib/libnmsys,$(SYS_LIBS)))

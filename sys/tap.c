@@ -1,0 +1,219 @@
+/*
+ * tap.c — host rings (netmap:IF^) as a TAP device standing for IF in the host stack.
+ *
+ * Linux has no netmap host rings, so, as VPP's linux-cp and DPDK's exception path do, we
+ * give the host stack a TAP device with IF's MAC address and MTU: what the host stack
+ * sends out of it appears on the host RX ring, and frames put on the host TX ring are
+ * delivered to the host stack as if IF had received them. The operator puts IF's
+ * addresses on the TAP (named "nmh-IF", truncated to 15 characters; NMBOX_TAP_NAME
+ * overrides). The device is not persistent: it disappears when the port closes.
+ *
+ * One read() or write() per packet: the kernel copies at this boundary (counted).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/if_arp.h>
+#include <linux/if_tun.h>
+#include "nm_internal.h"
+
+struct tap_rp {
+	int fd;
+};
+
+static int tap_rxsync(struct nmport *p, struct nm_ringpair *rp)
+{
+	struct tap_rp *k = rp->priv;
+	struct netmap_ring *r = rp->rx;
+	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, r->head, r->tail);
+	uint32_t t = r->tail, got = 0, maxlen = nm_pool_buf_size(p->pool);
+	uint64_t bytes = 0;
+
+	rp->rx_hwcur = r->head;
+	while (space--) {
+		struct netmap_slot *s = &r->slot[t];
+		ssize_t n = read(k->fd, NETMAP_BUF(r, s->buf_idx), maxlen);
+		if (n <= 0)
+			break;
+		s->len = (uint16_t)n;
+		s->flags = 0;
+		bytes += (uint64_t)n;
+		got++;
+		t = nm_ring_next(r, t);
+	}
+	r->tail = t;
+	rp->st.rx_pkts += got;
+	rp->st.rx_bytes += bytes;
+	rp->st.rx_copies += got;
+	return 0;
+}
+
+static int tap_txsync(struct nmport *p, struct nm_ringpair *rp)
+{
+	struct tap_rp *k = rp->priv;
+	struct netmap_ring *r = rp->tx;
+	uint32_t i = rp->tx_hwcur, head = r->head, sent = 0;
+	uint64_t bytes = 0;
+	(void)p;
+
+	while (i != head) {
+		struct netmap_slot *s = &r->slot[i];
+		ssize_t n = write(k->fd, NETMAP_BUF(r, s->buf_idx), s->len);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			rp->st.tx_errors++;
+		else {
+			sent++;
+			bytes += s->len;
+		}
+		s->flags &= (uint16_t)~NS_BUF_CHANGED;
+		i = nm_ring_next(r, i);
+	}
+	rp->tx_hwcur = i;
+	r->tail = i == 0 ? r->num_slots - 1 : i - 1;
+	rp->st.tx_pkts += sent;
+	rp->st.tx_bytes += bytes;
+	rp->st.tx_copies += sent;
+	return 0;
+}
+
+static void tap_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
+{
+	(void)p;
+	for (uint32_t i = 0; i < rp->rx->num_slots; i++)
+		nm_audit_mark(a, rp->rx->slot[i].buf_idx);
+	for (uint32_t i = 0; i < rp->tx->num_slots; i++)
+		nm_audit_mark(a, rp->tx->slot[i].buf_idx);
+}
+
+static void tap_close(struct nmport *p, struct nm_ringpair *rp)
+{
+	struct tap_rp *k = rp->priv;
+	if (rp->rx) {
+		nm_ring_drain(rp->rx, p->pool);
+		nm_ring_free(rp->rx);
+	}
+	if (rp->tx) {
+		nm_ring_drain(rp->tx, p->pool);
+		nm_ring_free(rp->tx);
+	}
+	if (k) {
+		if (k->fd >= 0)
+			close(k->fd);
+		free(k);
+	}
+	rp->rx = rp->tx = NULL;
+	rp->priv = NULL;
+	rp->ops = NULL;
+	rp->fd = -1;
+}
+
+static const struct nm_ringpair_ops tap_ops = {
+	.rxsync = tap_rxsync,
+	.txsync = tap_txsync,
+	.audit = tap_audit,
+	.close = tap_close,
+};
+
+/* Name of the TAP standing for ifname. */
+static void tap_name(const char *ifname, char *out)
+{
+	const char *env = getenv("NMBOX_TAP_NAME");
+	if (env && *env)
+		snprintf(out, IFNAMSIZ, "%s", env);
+	else
+		snprintf(out, IFNAMSIZ, "nmh-%.*s", IFNAMSIZ - 5, ifname);
+}
+
+int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_opts *o)
+{
+	uint32_t n = o->ring_size;
+	int rc, sk = -1;
+	struct ifreq ifr;
+	struct tap_rp *k = calloc(1, sizeof(*k));
+
+	rp->priv = k;
+	rp->ops = &tap_ops;
+	rp->qid = -1;
+	rp->backend = NM_BE_TAP;
+	rp->rx = nm_ring_new(p->pool, n, NR_RX, (uint16_t)p->nrings);
+	rp->tx = nm_ring_new(p->pool, n, NR_TX, (uint16_t)p->nrings);
+	if (!k || !rp->rx || !rp->tx) {
+		if (k)
+			k->fd = -1;
+		nm_seterr("%s: out of memory", p->spec);
+		rc = -ENOMEM;
+		goto fail;
+	}
+	k->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (k->fd < 0) {
+		rc = -errno;
+		nm_seterr("%s: /dev/net/tun: %s (host rings need TUN/TAP)", p->spec, strerror(errno));
+		goto fail;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	tap_name(p->ifname, ifr.ifr_name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	if (ioctl(k->fd, TUNSETIFF, &ifr) < 0) {
+		rc = -errno;
+		nm_seterr("%s: cannot create TAP %s: %s", p->spec, ifr.ifr_name, strerror(errno));
+		goto fail;
+	}
+	char name[IFNAMSIZ];
+	snprintf(name, sizeof(name), "%s", ifr.ifr_name);
+
+	/* Give the TAP IF's MAC and MTU, and bring it up. */
+	sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0) {
+		rc = -errno;
+		nm_seterr("%s: socket: %s", p->spec, strerror(errno));
+		goto fail;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
+	memcpy(ifr.ifr_hwaddr.sa_data, p->mac, 6);
+	if (ioctl(sk, SIOCSIFHWADDR, &ifr) < 0) {
+		rc = -errno;
+		nm_seterr("%s: set MAC of %s: %s", p->spec, name, strerror(errno));
+		goto fail;
+	}
+	if (p->mtu) {
+		ifr.ifr_mtu = (int)p->mtu;
+		ioctl(sk, SIOCSIFMTU, &ifr);
+	}
+	if (ioctl(sk, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(sk, SIOCSIFFLAGS, &ifr) < 0) {
+			rc = -errno;
+			nm_seterr("%s: bring %s up: %s", p->spec, name, strerror(errno));
+			goto fail;
+		}
+	}
+	close(sk);
+	sk = -1;
+	rc = nm_ring_fill(rp->rx, p->pool);
+	if (!rc)
+		rc = nm_ring_fill(rp->tx, p->pool);
+	if (rc) {
+		nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
+		goto fail;
+	}
+	rp->fd = k->fd;
+	if (!o->quiet)
+		fprintf(stderr, "%s: host rings are TAP device %s (MAC of %s)\n", p->spec, name,
+			p->ifname);
+	return 0;
+fail:
+	if (sk >= 0)
+		close(sk);
+	tap_close(p, rp);
+	return rc;
+}
