@@ -40,11 +40,11 @@ struct nm_pool {
 
 /* Per-port backends. Each opens one ring pair (queue qid, or -1) and fills rp. */
 int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct nmport_opts *o,
-		int backend_forced);
+                int backend_forced);
 int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct nmport_opts *o);
 int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_opts *o);
 int nm_pipe_open(struct nmport *p, const char *group, int pipe_id, int master,
-		 const struct nmport_opts *o);
+                 const struct nmport_opts *o);
 int nm_pipe_audit(struct nm_pool *pl, char *msg, size_t msglen);
 
 /* Ring allocation: a netmap_ring of n slots whose NETMAP_BUF points into pool pl. With

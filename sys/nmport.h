@@ -68,9 +68,9 @@ struct nmport_ring_stats {
 	uint64_t tx_pkts, tx_bytes;
 	uint64_t rx_copies; /* packets copied into a pool buffer by the backend (not zero copy) */
 	uint64_t tx_copies;
-	uint64_t tx_kicks;    /* wakeup syscalls */
-	uint64_t rx_dropped;  /* reported by the kernel: ring full, no fill buffers, ... */
-	uint64_t tx_errors;   /* frames the backend could not send (too long, send error) */
+	uint64_t tx_kicks;   /* wakeup syscalls */
+	uint64_t rx_dropped; /* reported by the kernel: ring full, no fill buffers, ... */
+	uint64_t tx_errors;  /* frames the backend could not send (too long, send error) */
 };
 
 struct nm_pool;
@@ -80,8 +80,8 @@ struct nm_ringpair_ops;
 /* One ring pair: RX ring i and TX ring i of a port, and the backend behind them. */
 struct nm_ringpair {
 	struct netmap_ring *rx, *tx;
-	int fd;         /* pollable for this pair, or -1 (pipes: use nmport_poll) */
-	int qid;        /* hardware queue, -1 for host rings and pipes */
+	int fd;  /* pollable for this pair, or -1 (pipes: use nmport_poll) */
+	int qid; /* hardware queue, -1 for host rings and pipes */
 	enum nm_backend backend;
 	const struct nm_ringpair_ops *ops;
 	void *priv;
@@ -96,8 +96,8 @@ struct nmport {
 	int ifindex;           /* 0 for pipes */
 	uint8_t mac[6];
 	uint32_t mtu;
-	unsigned nrings;   /* ring pairs in ring[]; the host ring, if any, is last */
-	int host_ring;     /* index of the host ring pair, or -1 */
+	unsigned nrings; /* ring pairs in ring[]; the host ring, if any, is last */
+	int host_ring;   /* index of the host ring pair, or -1 */
 	struct nm_pool *pool;
 	struct nm_ringpair ring[NMPORT_MAX_RINGS];
 };
@@ -163,7 +163,7 @@ char *nm_pool_buf(const struct nm_pool *pl, uint32_t idx);
  * msg is not NULL, writes the counts into it. Call with the rings quiescent.
  */
 int nm_pool_audit(struct nm_pool *pl, struct nmport *const *ports, unsigned n, char *msg,
-		  size_t msglen);
+                  size_t msglen);
 
 /* ---- the backend interface (sys/ internal, here so the sync calls inline) ---- */
 

@@ -63,7 +63,7 @@ static int pkt_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	rp->rx_hwcur = r->head; /* released slots keep their (free) buffers */
 	while (space) {
 		struct tpacket_block_desc *bd =
-			(void *)(k->rx_base + (size_t)k->cur_block * RX_BLOCK_SIZE);
+		    (void *)(k->rx_base + (size_t)k->cur_block * RX_BLOCK_SIZE);
 		if (!k->cur_pkt) {
 			if (!(load_acq(&bd->hdr.bh1.block_status) & TP_STATUS_USER))
 				break;
@@ -180,10 +180,10 @@ static void pkt_close(struct nmport *p, struct nm_ringpair *rp)
 }
 
 static const struct nm_ringpair_ops pkt_ops = {
-	.rxsync = pkt_rxsync,
-	.txsync = pkt_txsync,
-	.audit = pkt_audit,
-	.close = pkt_close,
+    .rxsync = pkt_rxsync,
+    .txsync = pkt_txsync,
+    .audit = pkt_audit,
+    .close = pkt_close,
 };
 
 int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct nmport_opts *o)
@@ -209,7 +209,7 @@ int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const stru
 		/* AF_PACKET sees the whole interface; one socket serves queue 0. */
 		k->fd = -1;
 		nm_seterr("%s: AF_PACKET has no per-queue sockets; open %s-0 or the whole port",
-			  p->spec, p->ifname);
+		          p->spec, p->ifname);
 		rc = -EOPNOTSUPP;
 		goto fail;
 	}
@@ -227,20 +227,20 @@ int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const stru
 	setsockopt(k->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &v, sizeof(v));
 
 	struct tpacket_req3 rx = {
-		.tp_block_size = RX_BLOCK_SIZE,
-		.tp_block_nr = RX_BLOCKS,
-		.tp_frame_size = TX_FRAME_SIZE,
-		.tp_frame_nr = RX_BLOCK_SIZE / TX_FRAME_SIZE * RX_BLOCKS,
-		.tp_retire_blk_tov = 1, /* ms: a partly filled block reaches us within 1 ms */
+	    .tp_block_size = RX_BLOCK_SIZE,
+	    .tp_block_nr = RX_BLOCKS,
+	    .tp_frame_size = TX_FRAME_SIZE,
+	    .tp_frame_nr = RX_BLOCK_SIZE / TX_FRAME_SIZE * RX_BLOCKS,
+	    .tp_retire_blk_tov = 1, /* ms: a partly filled block reaches us within 1 ms */
 	};
 	if (setsockopt(k->fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof(rx)) < 0)
 		goto sockerr;
 	uint32_t tx_blocks = (n * TX_FRAME_SIZE + TX_BLOCK_SIZE - 1) / TX_BLOCK_SIZE;
 	struct tpacket_req3 tx = {
-		.tp_block_size = TX_BLOCK_SIZE,
-		.tp_block_nr = tx_blocks,
-		.tp_frame_size = TX_FRAME_SIZE,
-		.tp_frame_nr = TX_BLOCK_SIZE / TX_FRAME_SIZE * tx_blocks,
+	    .tp_block_size = TX_BLOCK_SIZE,
+	    .tp_block_nr = tx_blocks,
+	    .tp_frame_size = TX_FRAME_SIZE,
+	    .tp_frame_nr = TX_BLOCK_SIZE / TX_FRAME_SIZE * tx_blocks,
 	};
 	if (setsockopt(k->fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof(tx)) < 0)
 		goto sockerr;
@@ -254,9 +254,9 @@ int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const stru
 	k->tx_base = k->map + (size_t)RX_BLOCK_SIZE * RX_BLOCKS;
 
 	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET,
-		.sll_protocol = htons(ETH_P_ALL),
-		.sll_ifindex = p->ifindex,
+	    .sll_family = AF_PACKET,
+	    .sll_protocol = htons(ETH_P_ALL),
+	    .sll_ifindex = p->ifindex,
 	};
 	if (bind(k->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		goto sockerr;

@@ -83,7 +83,8 @@ static inline struct pipe_q *pipe_queue(struct pipe_shm *s, int id, int dir)
 /* Ring of pipe id, end (0 master, 1 slave), dir (NR_RX / NR_TX). */
 static inline struct netmap_ring *pipe_ring(struct pipe_shm *s, int id, int end, int dir)
 {
-	return (void *)((char *)s + s->off_rings + (uint64_t)((id * 2 + end) * 2 + dir) * s->ring_bytes);
+	return (void *)((char *)s + s->off_rings +
+	                (uint64_t)((id * 2 + end) * 2 + dir) * s->ring_bytes);
 }
 
 static void shm_name(const char *group, char *out, size_t len)
@@ -109,7 +110,7 @@ static int pid_alive(int32_t pid)
 /* ---- stack of the shared pool (called with the lock held) ---- */
 
 static void ring_from_stack(struct pipe_shm *s, struct nm_pool *pl, struct netmap_slot *slot,
-			    uint32_t n)
+                            uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		slot[i].buf_idx = pl->stack[--s->nfree];
@@ -119,7 +120,7 @@ static void ring_from_stack(struct pipe_shm *s, struct nm_pool *pl, struct netma
 }
 
 static void ring_to_stack(struct pipe_shm *s, struct nm_pool *pl, struct netmap_slot *slot,
-			  uint32_t n)
+                          uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		if (slot[i].buf_idx)
@@ -135,7 +136,8 @@ static int create_or_attach(const char *name, uint32_t nslots, struct pipe_shm *
 	char path[64];
 	shm_name(name, path, sizeof(path));
 	uint32_t nbufs = PIPE_MAX * 6 * nslots + 1;
-	uint64_t q_bytes = (sizeof(struct pipe_q) + nslots * sizeof(struct netmap_slot) + 127) & ~127ull;
+	uint64_t q_bytes =
+	    (sizeof(struct pipe_q) + nslots * sizeof(struct netmap_slot) + 127) & ~127ull;
 	uint64_t ring_bytes = (nm_ring_bytes(nslots) + 127) & ~127ull;
 	uint64_t off_q = (sizeof(struct pipe_shm) + 127) & ~127ull;
 	uint64_t off_rings = off_q + q_bytes * PIPE_MAX * 2;
@@ -398,14 +400,14 @@ static void pipe_close(struct nmport *p, struct nm_ringpair *rp)
 }
 
 static const struct nm_ringpair_ops pipe_ops = {
-	.rxsync = pipe_rxsync,
-	.txsync = pipe_txsync,
-	.audit = pipe_audit_rp,
-	.close = pipe_close,
+    .rxsync = pipe_rxsync,
+    .txsync = pipe_txsync,
+    .audit = pipe_audit_rp,
+    .close = pipe_close,
 };
 
 int nm_pipe_open(struct nmport *p, const char *group, int id, int master,
-		 const struct nmport_opts *o)
+                 const struct nmport_opts *o)
 {
 	int rc;
 	int end = master ? 0 : 1;
@@ -416,7 +418,7 @@ int nm_pipe_open(struct nmport *p, const char *group, int id, int master,
 	struct pipe_group *g = group_get(group, o->ring_size, &rc);
 	if (!g) {
 		nm_seterr("%s: shared memory /dev/shm/nmbox-pipe-%s: %s", p->spec, group,
-			  strerror(-rc));
+		          strerror(-rc));
 		return rc;
 	}
 	struct pipe_shm *s = g->shm;
@@ -491,7 +493,7 @@ int nm_pipe_open(struct nmport *p, const char *group, int id, int master,
 	p->pool = pl;
 	p->mtu = nm_pool_buf_size(pl);
 	snprintf(p->mode, sizeof(p->mode), "pipe %s end, shared memory zero-copy",
-		 master ? "master" : "slave");
+	         master ? "master" : "slave");
 	return 0;
 }
 
@@ -516,7 +518,8 @@ int nm_pipe_audit(struct nm_pool *pl, char *msg, size_t msglen)
 				continue;
 			for (int dir = 0; dir < 2; dir++)
 				for (uint32_t i = 0; i < s->nslots; i++)
-					nm_audit_mark(&a, pipe_ring(s, id, e, dir)->slot[i].buf_idx);
+					nm_audit_mark(&a,
+					              pipe_ring(s, id, e, dir)->slot[i].buf_idx);
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -525,8 +528,8 @@ int nm_pipe_audit(struct nm_pool *pl, char *msg, size_t msglen)
 	int ok = a.dups == 0 && a.bad == 0 && a.marked == want;
 	if (msg)
 		snprintf(msg, msglen,
-			 "pool audit %s: %u buffers: %u free, %u in pipe rings and queues, "
-			 "%u named twice, %u invalid",
-			 ok ? "ok" : "FAILED", want, nfree, a.marked - nfree, a.dups, a.bad);
+		         "pool audit %s: %u buffers: %u free, %u in pipe rings and queues, "
+		         "%u named twice, %u invalid",
+		         ok ? "ok" : "FAILED", want, nfree, a.marked - nfree, a.dups, a.bad);
 	return ok ? 0 : -EUCLEAN;
 }

@@ -41,8 +41,8 @@ static struct nm_pool *pool_create_default(void)
 	struct nm_pool *pl = calloc(1, sizeof(*pl));
 	uint32_t *stack = calloc(nbufs, sizeof(uint32_t));
 	size_t size = (size_t)nbufs * NM_FRAME_SIZE;
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-			 -1, 0);
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (!pl || !stack || mem == MAP_FAILED) {
 		int e = errno ? errno : ENOMEM;
 		free(pl);
@@ -50,7 +50,7 @@ static struct nm_pool *pool_create_default(void)
 		if (mem != MAP_FAILED)
 			munmap(mem, size);
 		nm_seterr("buffer pool: cannot allocate %u buffers of %u bytes: %s", nbufs,
-			  NM_FRAME_SIZE, strerror(e));
+		          NM_FRAME_SIZE, strerror(e));
 		errno = e;
 		return NULL;
 	}
@@ -204,7 +204,7 @@ void nm_audit_slots(struct nm_audit *a, const struct netmap_ring *r, uint32_t fr
 }
 
 int nm_pool_audit(struct nm_pool *pl, struct nmport *const *ports, unsigned n, char *msg,
-		  size_t msglen)
+                  size_t msglen)
 {
 	if (pl->pipe)
 		return nm_pipe_audit(pl, msg, msglen);
@@ -228,9 +228,10 @@ int nm_pool_audit(struct nm_pool *pl, struct nmport *const *ports, unsigned n, c
 	uint32_t want = pl->nbufs - 1;
 	int ok = a.dups == 0 && a.bad == 0 && a.marked + a.kernel == want;
 	if (msg)
-		snprintf(msg, msglen,
-			 "pool audit %s: %u buffers: %u free, %u in ring slots, %u in kernel queues, "
-			 "%u named twice, %u invalid",
-			 ok ? "ok" : "FAILED", want, nfree, a.marked - nfree, a.kernel, a.dups, a.bad);
+		snprintf(
+		    msg, msglen,
+		    "pool audit %s: %u buffers: %u free, %u in ring slots, %u in kernel queues, "
+		    "%u named twice, %u invalid",
+		    ok ? "ok" : "FAILED", want, nfree, a.marked - nfree, a.kernel, a.dups, a.bad);
 	return ok ? 0 : -EUCLEAN;
 }

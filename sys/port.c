@@ -109,7 +109,7 @@ static int parse_spec(const char *spec, struct spec *sp)
 	memset(sp, 0, sizeof(*sp));
 	if (!spec || !*spec) {
 		nm_seterr("empty port spec; expected netmap:IF, netmap:IF-N, netmap:IF^, "
-			  "netmap:IF*, netmap:NAME{N or netmap:NAME}N");
+		          "netmap:IF*, netmap:NAME{N or netmap:NAME}N");
 		return -EINVAL;
 	}
 	if (strncmp(spec, "netmap:", 7)) {
@@ -129,7 +129,7 @@ static int parse_spec(const char *spec, struct spec *sp)
 		while (*e >= '0' && *e <= '9')
 			e++;
 		n = (e > dash + 1 && (*e == 0 || *e == '/')) ? (size_t)(dash - s)
-							      : strcspn(s, "^*{}/");
+		                                             : strcspn(s, "^*{}/");
 	}
 	if (n == 0) {
 		nm_seterr("%s: missing interface or pipe name after 'netmap:'", spec);
@@ -163,7 +163,7 @@ static int parse_spec(const char *spec, struct spec *sp)
 		sp->kind = *s == '{' ? SPEC_PIPE_M : SPEC_PIPE_S;
 		if (parse_num(s + 1, &s, &sp->num)) {
 			nm_seterr("%s: expected a pipe number after '%c'", spec,
-				  sp->kind == SPEC_PIPE_M ? '{' : '}');
+			          sp->kind == SPEC_PIPE_M ? '{' : '}');
 			return -EINVAL;
 		}
 		break;
@@ -171,7 +171,8 @@ static int parse_spec(const char *spec, struct spec *sp)
 	if (*s == '/') {
 		char opts[64];
 		snprintf(opts, sizeof(opts), "%s", s + 1);
-		for (char *save, *t = strtok_r(opts, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		for (char *save, *t = strtok_r(opts, ",", &save); t;
+		     t = strtok_r(NULL, ",", &save)) {
 			if (!strcmp(t, "xdp"))
 				sp->backend = NM_BE_XDP;
 			else if (!strcmp(t, "packet"))
@@ -181,8 +182,8 @@ static int parse_spec(const char *spec, struct spec *sp)
 			else if (!strcmp(t, "skb"))
 				sp->xdp_mode = NM_XDP_SKB;
 			else {
-				nm_seterr("%s: unknown option '%s' (known: xdp, packet, drv, skb)", spec,
-					  t);
+				nm_seterr("%s: unknown option '%s' (known: xdp, packet, drv, skb)",
+				          spec, t);
 				return -EINVAL;
 			}
 		}
@@ -198,7 +199,7 @@ static int parse_spec(const char *spec, struct spec *sp)
 /* ---- open / close ---- */
 
 static int open_hw_ring(struct nmport *p, struct nm_ringpair *rp, int qid,
-			const struct nmport_opts *o)
+                        const struct nmport_opts *o)
 {
 	int rc;
 	if (o->backend == NM_BE_PACKET)
@@ -226,7 +227,7 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 		o.ring_size = NM_DEF_RINGSIZE;
 	if (o.ring_size < 64 || o.ring_size > 16384 || (o.ring_size & (o.ring_size - 1))) {
 		nm_seterr("%s: ring size %u: want a power of two in 64..16384", spec ? spec : "",
-			  o.ring_size);
+		          o.ring_size);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -275,7 +276,7 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 	int nq = nm_if_nqueues(sp.name);
 	if (sp.kind == SPEC_HW_ONE && sp.num >= nq) {
 		nm_seterr("%s: %s has %d queue%s (0..%d); no queue %d", spec, sp.name, nq,
-			  nq == 1 ? "" : "s", nq - 1, sp.num);
+		          nq == 1 ? "" : "s", nq - 1, sp.num);
 		rc = -EINVAL;
 		goto fail;
 	}
@@ -304,7 +305,7 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 opened:
 	if (!o.quiet)
 		fprintf(stderr, "%s: opened, %u ring pair%s, %s, %u slots\n", p->spec, p->nrings,
-			p->nrings == 1 ? "" : "s", p->mode, p->ring[0].rx->num_slots);
+		        p->nrings == 1 ? "" : "s", p->mode, p->ring[0].rx->num_slots);
 	return p;
 fail:
 	nmport_close(p);

@@ -116,10 +116,10 @@ static void tap_close(struct nmport *p, struct nm_ringpair *rp)
 }
 
 static const struct nm_ringpair_ops tap_ops = {
-	.rxsync = tap_rxsync,
-	.txsync = tap_txsync,
-	.audit = tap_audit,
-	.close = tap_close,
+    .rxsync = tap_rxsync,
+    .txsync = tap_txsync,
+    .audit = tap_audit,
+    .close = tap_close,
 };
 
 /* Name of the TAP standing for ifname. */
@@ -155,7 +155,8 @@ int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_op
 	k->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (k->fd < 0) {
 		rc = -errno;
-		nm_seterr("%s: /dev/net/tun: %s (host rings need TUN/TAP)", p->spec, strerror(errno));
+		nm_seterr("%s: /dev/net/tun: %s (host rings need TUN/TAP)", p->spec,
+		          strerror(errno));
 		goto fail;
 	}
 	memset(&ifr, 0, sizeof(ifr));
@@ -209,7 +210,7 @@ int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_op
 	rp->fd = k->fd;
 	if (!o->quiet)
 		fprintf(stderr, "%s: host rings are TAP device %s (MAC of %s)\n", p->spec, name,
-			p->ifname);
+		        p->ifname);
 	return 0;
 fail:
 	if (sk >= 0)

@@ -77,11 +77,11 @@ static int umem_setup(struct nm_pool *pl)
 	if (pl->umem)
 		return 0;
 	struct xsk_umem_config cfg = {
-		.fill_size = 4096,
-		.comp_size = 4096,
-		.frame_size = pl->frame_size,
-		.frame_headroom = 0,
-		.flags = 0,
+	    .fill_size = 4096,
+	    .comp_size = 4096,
+	    .frame_size = pl->frame_size,
+	    .frame_headroom = 0,
+	    .flags = 0,
 	};
 	struct xsk_ring_prod *fq = calloc(1, sizeof(*fq));
 	struct xsk_ring_cons *cq = calloc(1, sizeof(*cq));
@@ -121,10 +121,12 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	uint32_t n = nm_ring_dist(r, rp->rx_hwcur, head);
 	if (n) {
 		if (xsk_ring_prod__reserve(x->fqp, n, &idx) != n)
-			return -ENOSPC; /* cannot happen: the fill ring is larger than the RX ring */
+			return -ENOSPC; /* cannot happen: the fill ring is larger than the RX ring
+			                 */
 		for (uint32_t i = rp->rx_hwcur; i != head; i = nm_ring_next(r, i)) {
 			struct netmap_slot *s = &r->slot[i];
-			*xsk_ring_prod__fill_addr(x->fqp, idx++) = (uint64_t)s->buf_idx * x->frame_size;
+			*xsk_ring_prod__fill_addr(x->fqp, idx++) =
+			    (uint64_t)s->buf_idx * x->frame_size;
 			s->flags &= (uint16_t)~NS_BUF_CHANGED;
 		}
 		xsk_ring_prod__submit(x->fqp, n);
@@ -209,7 +211,8 @@ static void xdp_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit 
 {
 	struct xdp_rp *x = rp->priv;
 	(void)p;
-	nm_audit_slots(a, rp->rx, rp->rx->head, rp->rx->tail);
+	/* user slots, and released slots not yet posted: [hwcur, tail) */
+	nm_audit_slots(a, rp->rx, rp->rx_hwcur, rp->rx->tail);
 	a->kernel += x->posted;
 	for (uint32_t i = 0; i < rp->tx->num_slots; i++)
 		nm_audit_mark(a, rp->tx->slot[i].buf_idx);
@@ -233,7 +236,8 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 		 * ring cannot be named (the kernel hands them back in any order) and stay
 		 * out of the pool until the process ends: close ports at exit, not per flow. */
 		if (rp->rx) {
-			for (uint32_t i = rp->rx->head; i != rp->rx->tail; i = nm_ring_next(rp->rx, i))
+			for (uint32_t i = rp->rx->head; i != rp->rx->tail;
+			     i = nm_ring_next(rp->rx, i))
 				nm_pool_put(pl, rp->rx->slot[i].buf_idx);
 		}
 		if (rp->tx)
@@ -256,22 +260,22 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 }
 
 static const struct nm_ringpair_ops xdp_ops = {
-	.rxsync = xdp_rxsync,
-	.txsync = xdp_txsync,
-	.audit = xdp_audit,
-	.close = xdp_close,
+    .rxsync = xdp_rxsync,
+    .txsync = xdp_txsync,
+    .audit = xdp_audit,
+    .close = xdp_close,
 };
 
 static int try_socket(struct nmport *p, struct xdp_rp *x, int qid, uint32_t nslots,
-		      uint32_t xdp_flags, uint16_t bind_flags)
+                      uint32_t xdp_flags, uint16_t bind_flags)
 {
 	struct nm_pool *pl = p->pool;
 	struct xsk_socket_config cfg = {
-		.rx_size = nslots * 2,
-		.tx_size = nslots,
-		.libxdp_flags = 0,
-		.xdp_flags = xdp_flags,
-		.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
+	    .rx_size = nslots * 2,
+	    .tx_size = nslots,
+	    .libxdp_flags = 0,
+	    .xdp_flags = xdp_flags,
+	    .bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
 	};
 	if (!pl->umem_rings_taken) {
 		x->fqp = pl->umem_fq;
@@ -281,14 +285,14 @@ static int try_socket(struct nmport *p, struct xdp_rp *x, int qid, uint32_t nslo
 		x->cqp = &x->cq;
 	}
 	int rc = xsk_socket__create_shared(&x->xsk, p->ifname, (uint32_t)qid, pl->umem, &x->rx,
-					   &x->tx, x->fqp, x->cqp, &cfg);
+	                                   &x->tx, x->fqp, x->cqp, &cfg);
 	if (rc == 0 && x->fqp == pl->umem_fq)
 		pl->umem_rings_taken = 1;
 	return rc;
 }
 
 int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct nmport_opts *o,
-		int forced)
+                int forced)
 {
 	struct nm_pool *pl = p->pool;
 	uint32_t n = o->ring_size;
@@ -302,7 +306,7 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 	rc = umem_setup(pl);
 	if (rc) {
 		nm_seterr("%s: AF_XDP: cannot register the buffer pool as UMEM: %s", p->spec,
-			  strerror(-rc));
+		          strerror(-rc));
 		return rc;
 	}
 	pl->umem_users++;
@@ -327,9 +331,9 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		uint16_t bind;
 		const char *name;
 	} modes[] = {
-		{XDP_FLAGS_DRV_MODE, XDP_ZEROCOPY, "AF_XDP native zero-copy"},
-		{XDP_FLAGS_DRV_MODE, XDP_COPY, "AF_XDP native copy"},
-		{XDP_FLAGS_SKB_MODE, XDP_COPY, "AF_XDP generic copy"},
+	    {XDP_FLAGS_DRV_MODE, XDP_ZEROCOPY, "AF_XDP native zero-copy"},
+	    {XDP_FLAGS_DRV_MODE, XDP_COPY, "AF_XDP native copy"},
+	    {XDP_FLAGS_SKB_MODE, XDP_COPY, "AF_XDP generic copy"},
 	};
 	rc = -EOPNOTSUPP;
 	const char *chosen = NULL;
@@ -349,7 +353,7 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 	}
 	if (rc) {
 		nm_seterr("%s: AF_XDP socket on %s queue %d: %s", p->spec, p->ifname, qid,
-			  strerror(-rc));
+		          strerror(-rc));
 		goto fail;
 	}
 	snprintf(p->mode, sizeof(p->mode), "%s", chosen);
@@ -361,7 +365,7 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 	rc = nm_ring_fill(rp->tx, pl);
 	if (rc) {
 		nm_seterr("%s: buffer pool exhausted (%u free); raise NMBOX_POOL_BUFS", p->spec,
-			  nm_pool_free_count(pl));
+		          nm_pool_free_count(pl));
 		goto fail;
 	}
 	uint32_t idx;
@@ -377,8 +381,9 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 			nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
 			x->fqp->cached_prod -= n;
 			for (uint32_t k = 0; k < i; k++)
-				nm_pool_put(pl, (uint32_t)(*xsk_ring_prod__fill_addr(x->fqp, idx - n + k) /
-							 pl->frame_size));
+				nm_pool_put(
+				    pl, (uint32_t)(*xsk_ring_prod__fill_addr(x->fqp, idx - n + k) /
+				                   pl->frame_size));
 			rc = -ENOBUFS;
 			goto fail;
 		}

@@ -21,11 +21,11 @@
 #include "net/netmap.h"
 
 /* Address of the data of buffer `index` as seen through `ring`. */
-#define NETMAP_BUF(ring, index)                                                                \
+#define NETMAP_BUF(ring, index)                                                                    \
 	((char *)(ring) + (ring)->buf_ofs + ((size_t)(index) * (ring)->nr_buf_size))
 
 /* Index of the buffer whose data starts at `buf` (the inverse of NETMAP_BUF). */
-#define NETMAP_BUF_IDX(ring, buf)                                                              \
+#define NETMAP_BUF_IDX(ring, buf)                                                                  \
 	((uint32_t)(((char *)(buf) - ((char *)(ring) + (ring)->buf_ofs)) / (ring)->nr_buf_size))
 
 /* Slot after i, wrapping. */
