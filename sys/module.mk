@@ -6,3 +6,9 @@ lib/libnmsys.a: $(call objs,$(SYS_SRCS))
 lib/libnmsys-san.a: $(call sanobjs,$(SYS_SRCS))
 
 $(eval $(call unit_test,sys_test,sys/tests/test_sys.c,lib/libnmsys,$(SYS_LIBS)))
+
+bin/tests/host_ping: build/obj/sys/tests/host_ping.o build/obj/tools/pktgen_frame.o lib/libnmsys.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(SYS_LIBS)
+BINS += bin/tests/host_ping
+INTEG_TESTS += tests/sys/ports.sh
