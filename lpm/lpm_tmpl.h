@@ -1,0 +1,767 @@
+/*
+ * lpm_tmpl.h - the writer side of the LPM tables, written once for both families.
+ *
+ * Included by lpm4.c and lpm6.c (never by users) after defining:
+ *   TM_KEY   unsigned key type holding an address left-aligned (uint32_t, unsigned __int128)
+ *   TM_W     its width in bits (32, 128)
+ *   TM_S     direct bits (LPM4_DIRECT_BITS, LPM6_DIRECT_BITS)
+ *   TM_TBL   the public table struct (struct lpm4 / struct lpm6: `direct` then `priv`)
+ *   TM_PRIV  the private struct tag (struct lpm4_priv / struct lpm6_priv)
+ * Everything defined here is static and named tm_*; the family file wraps it in the public API.
+ *
+ * DOC: the route store (RIB) and how an update is published
+ *
+ * The writer keeps the routes in two places, shaped after the lookup structure:
+ *   - prefixes of TM_S bits or fewer in `heap`, a complete binary tree of 2^(TM_S+1) next
+ *     hops indexed like a heap: prefix p/len lives at (1 << len) | p (LPM_NO_ROUTE = absent).
+ *     Walking up from a region's leaf (idx >>= 1) finds its covering prefix; walking down
+ *     from a prefix visits exactly the regions it covers.
+ *   - longer prefixes in one sorted array per region (direct entry), ordered by (key, len),
+ *     which is the pre-order of the prefix tree: a covering prefix precedes those inside it.
+ *
+ * A region's subtree is a pure function of its sorted array and of its default next hop (the
+ * longest covering prefix of TM_S bits or fewer). Any update therefore rebuilds whole regions:
+ *   - a prefix longer than TM_S bits: insert/remove/change it in its region's array, rebuild
+ *     that region's block from the array (tm_build_node(), depth first, children of a node
+ *     reserved contiguously so popcount can index them), publish it with one 64-bit store;
+ *   - a shorter prefix: set/clear it in the heap, then walk down the heap under it and, for
+ *     each covered region whose default changed, store the new leaf or rebuild the block.
+ * Replaced blocks go to a list that is freed after synchronize_rcu(), in batches.
+ * A whole-table replace builds a complete second table (heap, arrays, direct array, blocks)
+ * from one stable sort of the input, swaps the `direct` pointer, waits one grace period and
+ * frees the old one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <malloc.h>
+#include <urcu-qsbr.h>
+
+typedef TM_KEY tm_key;
+
+/* One route longer than TM_S bits. */
+struct tm_ent {
+	tm_key key;
+	uint32_t nh;
+	uint8_t len;
+} __attribute__((packed, aligned(4)));
+
+/* Header of a region's block; the nodes follow it, then the leaves. */
+struct tm_blk {
+	uint32_t def;     /* default next hop the block was built with */
+	uint32_t nnodes;  /* nodes in the block */
+	uint32_t nleaves; /* leaves after the nodes */
+	uint32_t bytes;   /* size of the allocation */
+};
+
+TM_PRIV
+{
+	uint32_t *heap;      /* 2 << TM_S: prefixes of TM_S bits or fewer */
+	struct tm_ent **reg; /* 1 << TM_S: sorted longer prefixes per region */
+	uint32_t *nreg;      /* 1 << TM_S: their counts */
+	size_t nprefix;      /* routes in heap + reg */
+	size_t nlong;        /* of which in reg */
+	size_t nregions;     /* direct entries pointing to a block */
+	size_t nnodes, nleaves, blk_bytes;
+	void **gc; /* replaced blocks waiting for a grace period */
+	size_t ngc, gc_cap, gc_bytes;
+	struct lpm_node *sn; /* scratch nodes of the block being built */
+	size_t sn_len, sn_cap;
+	uint32_t *sl; /* scratch leaves */
+	size_t sl_len, sl_cap;
+};
+
+#define TM_NREG     ((size_t)1 << TM_S)
+#define TM_GC_COUNT 4096
+#define TM_GC_BYTES (4u << 20)
+
+/* ---- keys ---- */
+
+/* The top n bits of key as an integer (n <= TM_S here, so it fits in 32 bits). */
+static inline uint32_t tm_top(tm_key key, unsigned n)
+{
+	return n ? (uint32_t)(key >> (TM_W - n)) : 0;
+}
+
+/* Bits [d, d+6) of key; past the end of the key the bits read as zero. */
+static inline unsigned tm_chunk(tm_key key, unsigned d)
+{
+	if (d + 6 <= TM_W)
+		return (unsigned)(key >> (TM_W - d - 6)) & 63;
+	return (unsigned)(key << (d + 6 - TM_W)) & 63;
+}
+
+static inline int tm_host_bits_clear(tm_key key, unsigned len)
+{
+	return len >= TM_W || (tm_key)(key << len) == 0;
+}
+
+static int tm_check(tm_key key, unsigned len)
+{
+	if (len > TM_W || !tm_host_bits_clear(key, len))
+		return -EINVAL;
+	return 0;
+}
+
+static inline int tm_cmp(tm_key ka, unsigned la, tm_key kb, unsigned lb)
+{
+	if (ka != kb)
+		return ka < kb ? -1 : 1;
+	return (int)la - (int)lb;
+}
+
+static inline uint32_t tm_heap_idx(tm_key key, unsigned len)
+{
+	return (1u << len) | tm_top(key, len);
+}
+
+static inline uint64_t tm_leaf(uint32_t nh)
+{
+	return (uint64_t)nh << 1 | 1;
+}
+
+static inline struct tm_blk *tm_blk_of(uint64_t e)
+{
+	return (struct tm_blk *)(uintptr_t)e - 1;
+}
+
+/* Capacity of a region array holding n entries: 0, 2, 4, 8, ... */
+static inline size_t tm_cap(size_t n)
+{
+	size_t c = 2;
+	if (n == 0)
+		return 0;
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+/* ---- private state ---- */
+
+static void tm_priv_free(TM_PRIV *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->ngc; i++)
+		free(p->gc[i]);
+	if (p->reg)
+		for (size_t r = 0; r < TM_NREG; r++)
+			free(p->reg[r]);
+	free(p->heap);
+	free(p->reg);
+	free(p->nreg);
+	free(p->gc);
+	free(p->sn);
+	free(p->sl);
+	free(p);
+}
+
+static TM_PRIV *tm_priv_new(void)
+{
+	TM_PRIV *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->heap = malloc((2 * TM_NREG) * sizeof(*p->heap));
+	p->reg = calloc(TM_NREG, sizeof(*p->reg));
+	p->nreg = calloc(TM_NREG, sizeof(*p->nreg));
+	if (!p->heap || !p->reg || !p->nreg) {
+		tm_priv_free(p);
+		return NULL;
+	}
+	memset(p->heap, 0xff, (2 * TM_NREG) * sizeof(*p->heap));
+	return p;
+}
+
+static uint64_t *tm_direct_new(void)
+{
+	uint64_t *d = malloc(TM_NREG * sizeof(*d));
+	if (d)
+		for (size_t r = 0; r < TM_NREG; r++)
+			d[r] = tm_leaf(LPM_NO_ROUTE);
+	return d;
+}
+
+static void tm_direct_free(uint64_t *d)
+{
+	if (!d)
+		return;
+	for (size_t r = 0; r < TM_NREG; r++)
+		if (!(d[r] & 1))
+			free(tm_blk_of(d[r]));
+	free(d);
+}
+
+/* ---- deferred frees ---- */
+
+static void tm_reclaim(TM_PRIV *p)
+{
+	if (!p->ngc)
+		return;
+	synchronize_rcu();
+	for (size_t i = 0; i < p->ngc; i++)
+		free(p->gc[i]);
+	p->ngc = 0;
+	p->gc_bytes = 0;
+}
+
+static void tm_retire(TM_PRIV *p, struct tm_blk *b)
+{
+	if (p->ngc == p->gc_cap) {
+		size_t cap = p->gc_cap ? 2 * p->gc_cap : 256;
+		void **g = realloc(p->gc, cap * sizeof(*g));
+		if (!g) {
+			/* No room to defer: wait for the readers now. */
+			synchronize_rcu();
+			free(b);
+			return;
+		}
+		p->gc = g;
+		p->gc_cap = cap;
+	}
+	p->gc[p->ngc++] = b;
+	p->gc_bytes += b->bytes;
+	if (p->ngc >= TM_GC_COUNT || p->gc_bytes >= TM_GC_BYTES)
+		tm_reclaim(p);
+}
+
+/* ---- building a region's block ---- */
+
+static int tm_sn_reserve(TM_PRIV *p, size_t k, size_t *first)
+{
+	if (p->sn_len + k > p->sn_cap) {
+		size_t cap = p->sn_cap ? p->sn_cap : 64;
+		while (cap < p->sn_len + k)
+			cap *= 2;
+		struct lpm_node *n = realloc(p->sn, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->sn = n;
+		p->sn_cap = cap;
+	}
+	*first = p->sn_len;
+	p->sn_len += k;
+	return 0;
+}
+
+static int tm_sl_push(TM_PRIV *p, uint32_t v)
+{
+	if (p->sl_len == p->sl_cap) {
+		size_t cap = p->sl_cap ? 2 * p->sl_cap : 256;
+		uint32_t *l = realloc(p->sl, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		p->sl = l;
+		p->sl_cap = cap;
+	}
+	p->sl[p->sl_len++] = v;
+	return 0;
+}
+
+/*
+ * Build node `ni` (already reserved) at depth d for e[0..n), the sorted prefixes inside it
+ * (all longer than d), def being the answer where none of them applies. The prefixes that
+ * end within this node's 6 bits paint leaf slots (in pre-order, so inner ones paint last);
+ * the longer ones, contiguous per slot, become children built recursively with that slot's
+ * painted value as their default.
+ */
+static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent *e, size_t n,
+                         uint32_t def)
+{
+	uint32_t val[64];
+	uint64_t vec = 0, leafvec = 0;
+	unsigned end = d + 6;
+	size_t cb = 0, lb = p->sl_len, k;
+	int rc;
+
+	for (unsigned i = 0; i < 64; i++)
+		val[i] = def;
+	for (k = 0; k < n; k++) {
+		unsigned c = tm_chunk(e[k].key, d);
+		if (e[k].len <= end) {
+			unsigned span = 1u << (end - e[k].len);
+			for (unsigned j = c; j < c + span; j++)
+				val[j] = e[k].nh;
+		} else {
+			vec |= 1ULL << c;
+		}
+	}
+	if (vec && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(vec), &cb)) != 0)
+		return rc;
+	for (unsigned i = 0, have = 0; i < 64; i++) {
+		if (vec >> i & 1)
+			continue;
+		if (!have || val[i] != p->sl[p->sl_len - 1]) {
+			if ((rc = tm_sl_push(p, val[i])) != 0)
+				return rc;
+			leafvec |= 1ULL << i;
+			have = 1;
+		}
+	}
+	p->sn[ni].vec = vec;
+	p->sn[ni].leafvec = leafvec;
+	p->sn[ni].child_base = (uint32_t)cb - 1;
+	p->sn[ni].leaf_base = (uint32_t)lb - 1; /* made relative to the root in tm_build_region() */
+
+	for (k = 0; k < n;) {
+		if (e[k].len <= end) {
+			k++;
+			continue;
+		}
+		unsigned c = tm_chunk(e[k].key, d);
+		size_t k2 = k + 1;
+		while (k2 < n && e[k2].len > end && tm_chunk(e[k2].key, d) == c)
+			k2++;
+		if ((rc = tm_build_node(p, cb++, end, e + k, k2 - k, val[c])) != 0)
+			return rc;
+		k = k2;
+	}
+	return 0;
+}
+
+/* Build the block of region r (which has longer prefixes) into *out (a root pointer). */
+static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
+{
+	size_t root;
+	int rc;
+
+	p->sn_len = 0;
+	p->sl_len = 0;
+	if ((rc = tm_sn_reserve(p, 1, &root)) != 0)
+		return rc;
+	if ((rc = tm_build_node(p, root, TM_S, p->reg[r], p->nreg[r], def)) != 0)
+		return rc;
+
+	size_t bytes = sizeof(struct tm_blk) + p->sn_len * sizeof(struct lpm_node) +
+	               p->sl_len * sizeof(uint32_t);
+	struct tm_blk *b = malloc(bytes);
+	if (!b)
+		return -ENOMEM;
+	b->def = def;
+	b->nnodes = (uint32_t)p->sn_len;
+	b->nleaves = (uint32_t)p->sl_len;
+	b->bytes = (uint32_t)bytes;
+	struct lpm_node *nodes = (struct lpm_node *)(b + 1);
+	uint32_t shift = (uint32_t)(p->sn_len * (sizeof(struct lpm_node) / sizeof(uint32_t)));
+	for (size_t i = 0; i < p->sn_len; i++) {
+		nodes[i] = p->sn[i];
+		nodes[i].leaf_base += shift;
+	}
+	memcpy(nodes + p->sn_len, p->sl, p->sl_len * sizeof(uint32_t));
+	*out = (uint64_t)(uintptr_t)nodes;
+	return 0;
+}
+
+/* Store e into direct[r] for the readers; retire the block it replaces. */
+static void tm_publish(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
+{
+	uint64_t old = direct[r];
+	__atomic_store_n(&direct[r], e, __ATOMIC_RELEASE);
+	if (!(e & 1)) {
+		struct tm_blk *b = tm_blk_of(e);
+		p->nregions++;
+		p->nnodes += b->nnodes;
+		p->nleaves += b->nleaves;
+		p->blk_bytes += b->bytes;
+	}
+	if (!(old & 1)) {
+		struct tm_blk *b = tm_blk_of(old);
+		p->nregions--;
+		p->nnodes -= b->nnodes;
+		p->nleaves -= b->nleaves;
+		p->blk_bytes -= b->bytes;
+		tm_retire(p, b);
+	}
+}
+
+/* Make region r answer from its array and default def. force: rebuild even if def is the
+ * one its block was built with (its array changed). */
+static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t def, int force)
+{
+	uint64_t cur = direct[r], e;
+	int rc;
+
+	if (p->nreg[r] == 0) {
+		e = tm_leaf(def);
+		if (e != cur)
+			tm_publish(p, direct, r, e);
+		return 0;
+	}
+	if (!force && !(cur & 1) && tm_blk_of(cur)->def == def)
+		return 0;
+	if ((rc = tm_build_region(p, r, def, &e)) != 0)
+		return rc;
+	tm_publish(p, direct, r, e);
+	return 0;
+}
+
+/* The answer of the longest prefix in the heap at idx or above it. */
+static uint32_t tm_cover(const TM_PRIV *p, uint32_t idx)
+{
+	for (; idx; idx >>= 1)
+		if (p->heap[idx] != LPM_NO_ROUTE)
+			return p->heap[idx];
+	return LPM_NO_ROUTE;
+}
+
+/* Re-apply every region under heap node idx (at depth level), def covering it from above. */
+static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, uint32_t def)
+{
+	int rc;
+
+	if (p->heap[idx] != LPM_NO_ROUTE)
+		def = p->heap[idx];
+	if (level == TM_S)
+		return tm_apply_region(p, direct, idx - (uint32_t)TM_NREG, def, 0);
+	if ((rc = tm_fill(p, direct, 2 * idx, level + 1, def)) != 0)
+		return rc;
+	return tm_fill(p, direct, 2 * idx + 1, level + 1, def);
+}
+
+/* ---- region arrays ---- */
+
+/* Binary search of region r for key/len: 1 and its index if present, else 0 and the index
+ * where it would go. */
+static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
+{
+	const struct tm_ent *e = p->reg[r];
+	size_t lo = 0, hi = p->nreg[r];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
+		if (c == 0) {
+			*pos = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return 0;
+}
+
+static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
+{
+	size_t n = p->nreg[r];
+	if (n == tm_cap(n)) {
+		struct tm_ent *a = realloc(p->reg[r], tm_cap(n + 1) * sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		p->reg[r] = a;
+	}
+	struct tm_ent *a = p->reg[r];
+	memmove(a + pos + 1, a + pos, (n - pos) * sizeof(*a));
+	a[pos].key = key;
+	a[pos].len = (uint8_t)len;
+	a[pos].nh = nh;
+	p->nreg[r] = (uint32_t)(n + 1);
+	return 0;
+}
+
+static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
+{
+	size_t n = p->nreg[r] - 1;
+	struct tm_ent *a = p->reg[r];
+	memmove(a + pos, a + pos + 1, (n - pos) * sizeof(*a));
+	p->nreg[r] = (uint32_t)n;
+	if (n == 0) {
+		free(a);
+		p->reg[r] = NULL;
+	} else if (tm_cap(n) < tm_cap(n + 1)) {
+		struct tm_ent *s = realloc(a, tm_cap(n) * sizeof(*a));
+		if (s)
+			p->reg[r] = s;
+	}
+}
+
+/* ---- the operations ---- */
+
+static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
+{
+	TM_PRIV *p;
+	int rc;
+
+	if (!t || nh > LPM_NH_MAX || (rc = tm_check(key, len)) != 0)
+		return -EINVAL;
+	p = t->priv;
+	if (len <= TM_S) {
+		uint32_t idx = tm_heap_idx(key, len), old = p->heap[idx];
+		if (old == nh)
+			return 0;
+		p->heap[idx] = nh;
+		rc = tm_fill(p, t->direct, idx, len, tm_cover(p, idx >> 1));
+		if (rc) { /* put back what we can */
+			p->heap[idx] = old;
+			tm_fill(p, t->direct, idx, len, tm_cover(p, idx >> 1));
+			return rc;
+		}
+		if (old == LPM_NO_ROUTE)
+			p->nprefix++;
+		return 0;
+	}
+
+	uint32_t r = tm_top(key, TM_S);
+	size_t pos;
+	if (tm_find(p, r, key, len, &pos)) {
+		uint32_t old = p->reg[r][pos].nh;
+		if (old == nh)
+			return 0;
+		p->reg[r][pos].nh = nh;
+		if ((rc =
+		         tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
+			p->reg[r][pos].nh = old;
+			return rc;
+		}
+		return 0;
+	}
+	if ((rc = tm_reg_insert(p, r, pos, key, len, nh)) != 0)
+		return rc;
+	if ((rc = tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
+		tm_reg_remove(p, r, pos);
+		return rc;
+	}
+	p->nprefix++;
+	p->nlong++;
+	return 0;
+}
+
+static int tm_del(TM_TBL *t, tm_key key, unsigned len)
+{
+	TM_PRIV *p;
+	int rc;
+
+	if (!t || (rc = tm_check(key, len)) != 0)
+		return -EINVAL;
+	p = t->priv;
+	if (len <= TM_S) {
+		uint32_t idx = tm_heap_idx(key, len), old = p->heap[idx];
+		if (old == LPM_NO_ROUTE)
+			return -ENOENT;
+		p->heap[idx] = LPM_NO_ROUTE;
+		rc = tm_fill(p, t->direct, idx, len, tm_cover(p, idx >> 1));
+		if (rc) {
+			p->heap[idx] = old;
+			tm_fill(p, t->direct, idx, len, tm_cover(p, idx >> 1));
+			return rc;
+		}
+		p->nprefix--;
+		return 0;
+	}
+
+	uint32_t r = tm_top(key, TM_S);
+	size_t pos;
+	if (!tm_find(p, r, key, len, &pos))
+		return -ENOENT;
+	struct tm_ent saved = p->reg[r][pos];
+	tm_reg_remove(p, r, pos);
+	if ((rc = tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
+		if (tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh) == 0)
+			tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+		return rc;
+	}
+	p->nprefix--;
+	p->nlong--;
+	return 0;
+}
+
+static int tm_get(const TM_TBL *t, tm_key key, unsigned len, uint32_t *nh)
+{
+	const TM_PRIV *p;
+	size_t pos;
+
+	if (!t || !nh || tm_check(key, len))
+		return -EINVAL;
+	p = t->priv;
+	if (len <= TM_S) {
+		uint32_t v = p->heap[tm_heap_idx(key, len)];
+		if (v == LPM_NO_ROUTE)
+			return -ENOENT;
+		*nh = v;
+		return 0;
+	}
+	uint32_t r = tm_top(key, TM_S);
+	if (!tm_find(p, r, key, len, &pos))
+		return -ENOENT;
+	*nh = p->reg[r][pos].nh;
+	return 0;
+}
+
+static TM_TBL *tm_create(void)
+{
+	TM_TBL *t = calloc(1, sizeof(*t));
+	if (!t)
+		goto nomem;
+	t->priv = tm_priv_new();
+	t->direct = tm_direct_new();
+	if (!t->priv || !t->direct) {
+		tm_priv_free(t->priv);
+		free(t->direct);
+		free(t);
+		goto nomem;
+	}
+	return t;
+nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void tm_destroy(TM_TBL *t)
+{
+	if (!t)
+		return;
+	tm_direct_free(t->direct);
+	tm_priv_free(t->priv);
+	free(t);
+}
+
+/* Stable merge sort of routes by (key, len): equal prefixes keep their input order. */
+static void tm_msort(struct tm_ent *a, struct tm_ent *tmp, size_t n)
+{
+	if (n < 2)
+		return;
+	if (n <= 16) { /* insertion sort, stable */
+		for (size_t i = 1; i < n; i++) {
+			struct tm_ent x = a[i];
+			size_t j = i;
+			while (j > 0 && tm_cmp(a[j - 1].key, a[j - 1].len, x.key, x.len) > 0) {
+				a[j] = a[j - 1];
+				j--;
+			}
+			a[j] = x;
+		}
+		return;
+	}
+	size_t h = n / 2, i = 0, j = h, k = 0;
+	tm_msort(a, tmp, h);
+	tm_msort(a + h, tmp, n - h);
+	if (tm_cmp(a[h - 1].key, a[h - 1].len, a[h].key, a[h].len) <= 0)
+		return;
+	while (i < h && j < n)
+		tmp[k++] = tm_cmp(a[j].key, a[j].len, a[i].key, a[i].len) < 0 ? a[j++] : a[i++];
+	while (i < h)
+		tmp[k++] = a[i++];
+	memcpy(a, tmp, k * sizeof(*a)); /* the rest of the right half is in place */
+}
+
+/* Replace the whole table by e[0..n) (validated; the array is sorted in place). */
+static int tm_replace(TM_TBL *t, struct tm_ent *e, size_t n)
+{
+	TM_PRIV *np = NULL, *op;
+	uint64_t *nd = NULL, *od;
+	struct tm_ent *tmp = NULL;
+	size_t i, k, m = 0;
+	int rc = -ENOMEM;
+
+	if (n) {
+		tmp = malloc(n * sizeof(*tmp));
+		if (!tmp)
+			goto fail;
+		tm_msort(e, tmp, n);
+		free(tmp);
+		tmp = NULL;
+	}
+	/* Drop all but the last of equal prefixes. */
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n && e[i + 1].key == e[i].key && e[i + 1].len == e[i].len)
+			continue;
+		e[m++] = e[i];
+	}
+	np = tm_priv_new();
+	nd = tm_direct_new();
+	if (!np || !nd)
+		goto fail;
+	for (i = 0; i < m; i = k) {
+		if (e[i].len <= TM_S) {
+			np->heap[tm_heap_idx(e[i].key, e[i].len)] = e[i].nh;
+			np->nprefix++;
+			k = i + 1;
+			continue;
+		}
+		/* A region's long prefixes are contiguous in the sorted input; short prefixes
+		 * inside a region sort before them (they start at the region's first address
+		 * only for /TM_S, which is shorter and so comes first). */
+		uint32_t r = tm_top(e[i].key, TM_S);
+		for (k = i + 1; k < m && e[k].len > TM_S && tm_top(e[k].key, TM_S) == r; k++)
+			;
+		size_t cnt = k - i;
+		np->reg[r] = malloc(tm_cap(cnt) * sizeof(struct tm_ent));
+		if (!np->reg[r])
+			goto fail;
+		memcpy(np->reg[r], e + i, cnt * sizeof(struct tm_ent));
+		np->nreg[r] = (uint32_t)cnt;
+		np->nprefix += cnt;
+		np->nlong += cnt;
+	}
+	if ((rc = tm_fill(np, nd, 1, 0, LPM_NO_ROUTE)) != 0)
+		goto fail;
+	tm_reclaim(np); /* nothing was retired, but keep the invariant */
+
+	/* Publish: one pointer store; then wait for readers of the old table and free it. */
+	op = t->priv;
+	od = t->direct;
+	/* Blocks of the new table become visible with the array pointer. */
+	__atomic_store_n(&t->direct, nd, __ATOMIC_RELEASE);
+	t->priv = np;
+	synchronize_rcu();
+	for (i = 0; i < op->ngc; i++)
+		free(op->gc[i]);
+	op->ngc = 0;
+	tm_direct_free(od);
+	tm_priv_free(op);
+	return 0;
+fail:
+	free(tmp);
+	tm_direct_free(nd);
+	tm_priv_free(np);
+	return rc;
+}
+
+/* Pre-order walk of heap node idx at depth level, and of the region arrays under it. */
+static int tm_walk_rec(const TM_PRIV *p, uint32_t idx, unsigned level,
+                       int (*cb)(tm_key, unsigned, uint32_t, void *), void *arg)
+{
+	int rc;
+
+	if (p->heap[idx] != LPM_NO_ROUTE) {
+		tm_key key = level ? (tm_key)(idx - (1u << level)) << (TM_W - level) : 0;
+		if ((rc = cb(key, level, p->heap[idx], arg)) != 0)
+			return rc;
+	}
+	if (level == TM_S) {
+		uint32_t r = idx - (uint32_t)TM_NREG;
+		for (size_t i = 0; i < p->nreg[r]; i++) {
+			const struct tm_ent *e = &p->reg[r][i];
+			if ((rc = cb(e->key, e->len, e->nh, arg)) != 0)
+				return rc;
+		}
+		return 0;
+	}
+	if ((rc = tm_walk_rec(p, 2 * idx, level + 1, cb, arg)) != 0)
+		return rc;
+	return tm_walk_rec(p, 2 * idx + 1, level + 1, cb, arg);
+}
+
+static int tm_walk(const TM_TBL *t, int (*cb)(tm_key, unsigned, uint32_t, void *), void *arg)
+{
+	if (!t || !cb)
+		return -EINVAL;
+	return tm_walk_rec(t->priv, 1, 0, cb, arg);
+}
+
+static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
+{
+	const TM_PRIV *p = t->priv;
+	size_t ctl = sizeof(*t) + sizeof(*p) + (2 * TM_NREG) * sizeof(*p->heap) +
+	             TM_NREG * (sizeof(*p->reg) + sizeof(*p->nreg)) + p->gc_cap * sizeof(void *) +
+	             p->sn_cap * sizeof(*p->sn) + p->sl_cap * sizeof(*p->sl) + p->gc_bytes;
+	for (size_t r = 0; r < TM_NREG; r++)
+		ctl += tm_cap(p->nreg[r]) * sizeof(struct tm_ent);
+	memset(st, 0, sizeof(*st));
+	st->prefixes = p->nprefix;
+	st->lookup_bytes = TM_NREG * sizeof(*t->direct) + p->blk_bytes;
+	st->control_bytes = ctl;
+	st->regions = p->nregions;
+	st->nodes = p->nnodes;
+	st->leaves = p->nleaves;
+}
