@@ -101,6 +101,8 @@ struct rt_stats {
 	uint64_t arp_nd_sent;
 	uint64_t local_replies; /* answered by the router itself (ARP/NS, ping without host port) */
 	uint64_t drops[RT_DROP_MAX];
+	/* added after the first version (extend only at the end): */
+	uint64_t consumed; /* control frames the router used itself (ARP/NA replies to it) */
 };
 
 /* ---- routes ---- */
@@ -110,8 +112,8 @@ int rt_route_del(struct rt *rt, const struct rt_route *r, size_t n, char *err, s
  * Replaces every static route by r[0..n) in one publish. With dry_run nothing changes.
  * *adds / *dels (if not NULL) receive how many routes would be / were added and removed.
  */
-int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_run,
-		     size_t *adds, size_t *dels, char *err, size_t errlen);
+int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_run, size_t *adds,
+                     size_t *dels, char *err, size_t errlen);
 /* Calls cb for every route (static and connected); stops early if cb returns non-zero. */
 int rt_route_walk(struct rt *rt, int (*cb)(const struct rt_route *r, void *arg), void *arg);
 

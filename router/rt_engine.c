@@ -1,0 +1,1025 @@
+/*
+ * rt_engine.c — nmrouter's data plane: one call per received burst, one verdict per frame.
+ *
+ * DOC: stages
+ *
+ *   1. classify    Ethernet -> ARP | IPv4 | IPv6 | other. IPv4 is checked as RFC 1812
+ *                  5.2.2 asks (length, version, IHL, header checksum, total length within
+ *                  the frame) and martian addresses are dropped; IPv6 likewise (version,
+ *                  payload length, loopback/multicast sources). ARP and ND are handled on
+ *                  the spot. The destination of every other packet joins a lookup batch.
+ *   2. lookup      one rt_fib4_lookup_bulk / rt_fib6_lookup_bulk call per family.
+ *   3. decide      per packet: local (punt to the host ring, or answer ping when there is
+ *                  none), TTL/hop limit expiry, no route, then the neighbor: rewrite the
+ *                  Ethernet header and transmit, or hold the buffer while ARP/ND runs.
+ *   4. generated   ICMP errors and echo replies are written over the frame that caused
+ *                  them and then routed like any packet (TTL untouched), in a short second
+ *                  pass. An error is never sent about an ICMP error, a non-first fragment,
+ *                  or a multicast/broadcast packet (RFC 1812 4.3.2.7, RFC 4443 2.4).
+ *
+ * Every frame ends in exactly one of: TX, HOST, HELD, or DROP with one reason counter.
+ * A packet whose ICMP error the token bucket suppressed counts as RT_DROP_ICMP_RATE; one
+ * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE) and in
+ * icmp_sent.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "router/rt.h"
+
+#define ETH_HLEN_     14
+#define ET_IP4        0x0800
+#define ET_ARP        0x0806
+#define ET_IP6        0x86dd
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_ICMP6 58
+
+#define ICMP4_ECHOREPLY 0
+#define ICMP4_UNREACH   3
+#define ICMP4_ECHO      8
+#define ICMP4_TIMXCEED  11
+#define ICMP6_UNREACH   1
+#define ICMP6_TIMXCEED  3
+#define ICMP6_ECHO      128
+#define ICMP6_ECHOREPLY 129
+#define ND_NS           135
+#define ND_NA           136
+#define ICMP4_QUOTE_MAX (576 - 20 - 8)  /* RFC 1812 4.3.2.3: the error fits in 576 bytes */
+#define ICMP6_QUOTE_MAX (1280 - 40 - 8) /* RFC 4443 2.4(c): fits the minimum MTU */
+
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* ================================================================ checksums */
+
+static inline uint32_t csum_add(uint32_t sum, const void *data, unsigned len)
+{
+	const uint8_t *p = data;
+	while (len > 1) {
+		uint16_t w;
+		memcpy(&w, p, 2);
+		sum += w;
+		p += 2;
+		len -= 2;
+	}
+	if (len) {
+		uint16_t w = 0;
+		memcpy(&w, p, 1);
+		sum += w;
+	}
+	return sum;
+}
+
+static inline uint16_t csum_fold(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* The checksum field value for data whose sum (with the field zeroed) is sum. */
+static inline uint16_t csum_final(uint32_t sum)
+{
+	return (uint16_t)~csum_fold(sum);
+}
+
+/*
+ * RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for a 16-bit word that changed from m to m'.
+ * Unlike the older HC' = HC - ~m - m' form it never produces 0xffff (-0) from a non-zero
+ * sum, so a receiver's verification is identical to a recomputation. One's-complement
+ * arithmetic is byte-order independent, so the words are taken as they lie in memory.
+ */
+static inline uint16_t csum_update16(uint16_t hc, uint16_t m_old, uint16_t m_new)
+{
+	uint32_t s = (uint32_t)(uint16_t)~hc + (uint16_t)~m_old + m_new;
+	return (uint16_t)~csum_fold(s);
+}
+
+static uint16_t icmp6_csum(const uint8_t *ip6, const uint8_t *l4, unsigned len)
+{
+	uint32_t s = csum_add(0, ip6 + 8, 32); /* source + destination */
+	s += htons((uint16_t)(len >> 16)) + htons((uint16_t)len);
+	s += htons(IPPROTO_ICMP6);
+	s = csum_add(s, l4, len);
+	return csum_final(s);
+}
+
+/* ================================================================ small helpers */
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void drop(struct rt_worker *w, struct rt_verdict *v, int reason)
+{
+	v->action = RT_ACT_DROP;
+	v->reason = (uint8_t)reason;
+	w->st.drops[reason]++;
+}
+
+static inline int nud_usable(int st)
+{
+	return st == RT_NUD_PERMANENT || st == RT_NUD_REACHABLE || st == RT_NUD_STALE;
+}
+
+/* Our IPv4 address on port (first one), 0 if none; network order. */
+static uint32_t port_v4(const struct rt_port *p)
+{
+	for (unsigned i = 0; i < p->naddrs; i++)
+		if (p->addrs[i].family == AF_INET) {
+			uint32_t a;
+			memcpy(&a, p->addrs[i].addr, 4);
+			return a;
+		}
+	return 0;
+}
+
+/* Our IPv4 address on port in the subnet of `peer` (network order), else port_v4. */
+static uint32_t port_v4_for(const struct rt_port *p, uint32_t peer)
+{
+	for (unsigned i = 0; i < p->naddrs; i++) {
+		const struct rt_addr *a = &p->addrs[i];
+		if (a->family != AF_INET)
+			continue;
+		uint32_t m = a->plen ? htonl(~0u << (32 - a->plen)) : 0, x;
+		memcpy(&x, a->addr, 4);
+		if (((x ^ peer) & m) == 0)
+			return x;
+	}
+	return port_v4(p);
+}
+
+static int is_our_v4(const struct rt_port *p, uint32_t a)
+{
+	for (unsigned i = 0; i < p->naddrs; i++)
+		if (p->addrs[i].family == AF_INET && !memcmp(p->addrs[i].addr, &a, 4))
+			return 1;
+	return 0;
+}
+
+static int is_our_v6(const struct rt_port *p, const uint8_t *a)
+{
+	if (!memcmp(p->v6ll, a, 16))
+		return 1;
+	for (unsigned i = 0; i < p->naddrs; i++)
+		if (p->addrs[i].family == AF_INET6 && !memcmp(p->addrs[i].addr, a, 16))
+			return 1;
+	return 0;
+}
+
+/* Source address for our own IPv6 packets on port: a global one, else the link-local. */
+static const uint8_t *port_v6(const struct rt_port *p)
+{
+	for (unsigned i = 0; i < p->naddrs; i++)
+		if (p->addrs[i].family == AF_INET6)
+			return p->addrs[i].addr;
+	return p->v6ll;
+}
+
+/* Token bucket for ICMP errors: rt->icmp_rate per second, rt->icmp_burst deep. */
+static int icmp_allow(struct rt_worker *w)
+{
+	const struct rt *rt = w->rt;
+	uint64_t cap = (uint64_t)rt->icmp_burst * 1000;
+	if (w->now > w->icmp_last) {
+		uint64_t add = (w->now - w->icmp_last) * rt->icmp_rate / 1000000;
+		w->icmp_tokens_milli += add;
+		if (w->icmp_tokens_milli > cap)
+			w->icmp_tokens_milli = cap;
+		w->icmp_last = w->now;
+	}
+	if (w->icmp_tokens_milli < 1000)
+		return 0;
+	w->icmp_tokens_milli -= 1000;
+	return 1;
+}
+
+/* Hands a frame to the host ring (of its port, else of the first port that has one). */
+static void punt(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	const struct rt *rt = w->rt;
+	int hp = rt->port[p->port].host ? p->port : rt->first_host;
+	if (hp < 0) {
+		drop(w, v, RT_DROP_NO_HOST);
+		return;
+	}
+	if (!(p->data[0] & 1)) /* unicast to us: make it the TAP's own address */
+		memcpy(p->data, rt->port[hp].host_mac, 6);
+	v->action = RT_ACT_HOST;
+	v->port = (uint16_t)hp;
+	v->len = p->len;
+	w->st.punted++;
+}
+
+static void send_back(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v,
+                      const uint8_t *dmac)
+{
+	memcpy(p->data, dmac, 6);
+	memcpy(p->data + 6, w->rt->port[p->port].mac, 6);
+	v->action = RT_ACT_TX;
+	v->port = p->port;
+	v->len = p->len;
+}
+
+/* ================================================================ neighbors: resolution */
+
+/* Builds and emits an ARP request or a neighbor solicitation for e (under neigh_lock). */
+static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e)
+{
+	const struct rt_port *p = &w->rt->port[e->port];
+	uint8_t f[128];
+	memset(f, 0, sizeof(f));
+	if (e->family == AF_INET) {
+		uint32_t tpa, spa;
+		memcpy(&tpa, e->addr, 4);
+		spa = port_v4_for(p, tpa);
+		memcpy(f, bcast_mac, 6);
+		memcpy(f + 6, p->mac, 6);
+		wr16(f + 12, ET_ARP);
+		uint8_t *a = f + 14;
+		wr16(a, 1);
+		wr16(a + 2, ET_IP4);
+		a[4] = 6;
+		a[5] = 4;
+		wr16(a + 6, 1);
+		memcpy(a + 8, p->mac, 6);
+		memcpy(a + 14, &spa, 4);
+		memcpy(a + 24, &tpa, 4);
+		w->ops->emit(w, e->port, f, 60);
+	} else {
+		/* to the solicited-node multicast group ff02::1:ffXX:XXXX (RFC 4861 7.2.2) */
+		const uint8_t *t = e->addr;
+		f[0] = 0x33;
+		f[1] = 0x33;
+		f[2] = 0xff;
+		f[3] = t[13];
+		f[4] = t[14];
+		f[5] = t[15];
+		memcpy(f + 6, p->mac, 6);
+		wr16(f + 12, ET_IP6);
+		uint8_t *ip = f + 14, *ic = ip + 40;
+		ip[0] = 0x60;
+		wr16(ip + 4, 32);
+		ip[6] = IPPROTO_ICMP6;
+		ip[7] = 255;
+		memcpy(ip + 8, port_v6(p), 16);
+		static const uint8_t snm[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
+		memcpy(ip + 24, snm, 13);
+		memcpy(ip + 37, t + 13, 3);
+		ic[0] = ND_NS;
+		memcpy(ic + 8, t, 16);
+		ic[24] = 1; /* source link-layer address option */
+		ic[25] = 1;
+		memcpy(ic + 26, p->mac, 6);
+		wr16(ic + 2, 0);
+		uint16_t c = icmp6_csum(ip, ic, 32);
+		memcpy(ic + 2, &c, 2);
+		w->ops->emit(w, e->port, f, 14 + 40 + 32);
+	}
+	w->st.arp_nd_sent++;
+}
+
+static void neigh_set(struct rt_neigh_ent *e, int state, const uint8_t *mac)
+{
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->state = (uint8_t)state;
+	if (mac)
+		memcpy(e->mac, mac, 6);
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* Sends (w != NULL) or frees the held packets of a resolved entry (under neigh_lock). */
+static void neigh_flush(struct rt *rt, struct rt_worker *w, struct rt_neigh_ent *e)
+{
+	if (!w)
+		return; /* the next tick of worker 0 sends them */
+	const struct rt_port *p = &rt->port[e->port];
+	for (unsigned i = 0; i < e->nhold; i++) {
+		uint8_t *d = w->ops->held_data(w, &e->hold[i]);
+		memcpy(d, e->mac, 6);
+		memcpy(d + 6, p->mac, 6);
+		w->ops->send_held(w, &e->hold[i], e->port);
+		w->st.forwarded++;
+	}
+	e->nhold = 0;
+}
+
+static void neigh_drop_held(struct rt_worker *w, struct rt_neigh_ent *e)
+{
+	for (unsigned i = 0; i < e->nhold; i++) {
+		w->ops->free_held(w, &e->hold[i]);
+		w->st.drops[RT_DROP_NO_NEIGH]++;
+	}
+	e->nhold = 0;
+}
+
+void rt_neigh_learn(struct rt *rt, struct rt_worker *w, int family, const uint8_t *addr,
+                    unsigned port, const uint8_t mac[6], int state, int create)
+{
+	pthread_mutex_lock(&rt->neigh_lock);
+	int i = create ? rt_neigh_slot_locked(rt, family, addr, port)
+	               : rt_neigh_find(rt, family, addr, port);
+	if (i < 0)
+		goto out;
+	struct rt_neigh_ent *e = &rt->neigh[i];
+	if (!create && e->state == RT_NUD_NONE)
+		goto out;
+	if (e->state == RT_NUD_PERMANENT && state != RT_NUD_PERMANENT)
+		goto out; /* a static entry is not overridden by what the wire says */
+	neigh_set(e, state, mac);
+	e->t_changed = w ? w->now : rt_now_ns();
+	e->probes = 0;
+	neigh_flush(rt, w, e);
+out:
+	pthread_mutex_unlock(&rt->neigh_lock);
+}
+
+/*
+ * Slow path of a packet whose next hop has no usable entry: create the entry (INCOMPLETE),
+ * send the first probe, and park the buffer in its hold queue. Returns 1 if the entry turned
+ * out to be usable after all (resolved by another thread meanwhile; mac filled).
+ */
+static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                      int family, const uint8_t *target, unsigned port, uint8_t mac[6])
+{
+	struct rt *rt = w->rt;
+	int ret = 0;
+	pthread_mutex_lock(&rt->neigh_lock);
+	int ni = rt_neigh_slot_locked(rt, family, target, port);
+	if (ni < 0) {
+		drop(w, v, RT_DROP_NO_NEIGH);
+		goto out;
+	}
+	struct rt_neigh_ent *e = &rt->neigh[ni];
+	if (nud_usable(e->state)) {
+		memcpy(mac, e->mac, 6);
+		ret = 1;
+		goto out;
+	}
+	if (e->state == RT_NUD_FAILED && w->now < e->t_next) {
+		drop(w, v, RT_DROP_NO_NEIGH);
+		goto out;
+	}
+	if (e->state != RT_NUD_INCOMPLETE) {
+		neigh_set(e, RT_NUD_INCOMPLETE, NULL);
+		e->t_changed = w->now;
+		e->probes = 0;
+	}
+	if (e->nhold >= RT_HOLD_MAX) {
+		drop(w, v, RT_DROP_HOLD_FULL);
+	} else {
+		uint32_t tok = w->ops->steal(w, i);
+		if (!tok) {
+			drop(w, v, RT_DROP_NO_BUF);
+		} else {
+			e->hold[e->nhold++] = (struct rt_held){tok, p->len, p->port};
+			v->action = RT_ACT_HELD;
+		}
+	}
+	if (e->probes == 0) {
+		neigh_probe(w, e);
+		e->probes = 1;
+		e->t_next = w->now + RT_NEIGH_RETRANS_NS;
+	}
+out:
+	pthread_mutex_unlock(&rt->neigh_lock);
+	return ret;
+}
+
+void rt_neigh_tick(struct rt_worker *w)
+{
+	struct rt *rt = w->rt;
+	for (unsigned i = 0; i < RT_NEIGH_MAX; i++) {
+		struct rt_neigh_ent *e = &rt->neigh[i];
+		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+			continue;
+		int st = e->state;
+		if (!(st == RT_NUD_INCOMPLETE || e->nhold ||
+		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)))
+			continue;
+		pthread_mutex_lock(&rt->neigh_lock);
+		st = e->state;
+		if (st == RT_NUD_INCOMPLETE && w->now >= e->t_next) {
+			if (e->probes < RT_NEIGH_PROBES) {
+				neigh_probe(w, e);
+				e->probes++;
+				e->t_next = w->now + RT_NEIGH_RETRANS_NS;
+			} else {
+				neigh_set(e, RT_NUD_FAILED, NULL);
+				e->t_changed = w->now;
+				e->t_next = w->now + RT_NEIGH_HOLDDOWN_NS;
+				neigh_drop_held(w, e);
+			}
+		} else if (nud_usable(st) && e->nhold) {
+			neigh_flush(rt, w, e);
+		} else if ((st == RT_NUD_NONE || st == RT_NUD_FAILED) && e->nhold) {
+			neigh_drop_held(w, e);
+		}
+		if (e->state == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)
+			neigh_set(e, RT_NUD_STALE, NULL);
+		pthread_mutex_unlock(&rt->neigh_lock);
+	}
+}
+
+/*
+ * Sends p to target (the gateway, or the destination itself) on port: rewrites the Ethernet
+ * header from the neighbor entry, or holds the packet while the entry resolves.
+ * Returns 1 if the packet is on its way (TX or HELD).
+ */
+static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                     int family, const uint8_t *target, unsigned port)
+{
+	const struct rt *rt = w->rt;
+	uint8_t mac[6];
+	int ni = rt_neigh_find(rt, family, target, port);
+	int st = ni >= 0 ? rt_neigh_read(rt, ni, mac) : RT_NUD_NONE;
+	if (unlikely(!nud_usable(st))) {
+		if (!neigh_hold(w, p, v, i, family, target, port, mac))
+			return v->action == RT_ACT_HELD;
+	}
+	memcpy(p->data, mac, 6);
+	memcpy(p->data + 6, rt->port[port].mac, 6);
+	v->action = RT_ACT_TX;
+	v->port = (uint16_t)port;
+	v->len = p->len;
+	return 1;
+}
+
+/* ================================================================ ARP */
+
+static void arp_input(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	struct rt *rt = w->rt;
+	const struct rt_port *port = &rt->port[p->port];
+	uint8_t *a = p->data + ETH_HLEN_;
+	if (p->len < ETH_HLEN_ + 28 || rd16(a) != 1 || rd16(a + 2) != ET_IP4 || a[4] != 6 ||
+	    a[5] != 4) {
+		drop(w, v, RT_DROP_BAD_L2);
+		return;
+	}
+	uint16_t op = rd16(a + 6);
+	uint32_t spa, tpa;
+	memcpy(&spa, a + 14, 4);
+	memcpy(&tpa, a + 24, 4);
+	int ours = is_our_v4(port, tpa);
+	if (spa && !(a[8] & 1)) /* RFC 826 merge: update if known, create if we are the target */
+		rt_neigh_learn(rt, w, AF_INET, (const uint8_t *)&spa, p->port, a + 8,
+		               RT_NUD_REACHABLE, ours);
+	if (ours && op == 1) {
+		uint8_t sha[6];
+		memcpy(sha, a + 8, 6);
+		wr16(a + 6, 2);
+		memcpy(a + 18, sha, 6);
+		memcpy(a + 24, &spa, 4);
+		memcpy(a + 8, port->mac, 6);
+		memcpy(a + 14, &tpa, 4);
+		send_back(w, p, v, sha);
+		w->st.local_replies++;
+		return;
+	}
+	if (port->host) {
+		punt(w, p, v);
+	} else if (ours && op == 2) {
+		v->action = RT_ACT_DROP;
+		v->reason = RT_DROP_MAX; /* consumed, not a drop */
+		w->st.consumed++;
+	} else {
+		drop(w, v, RT_DROP_OTHER);
+	}
+}
+
+/* ================================================================ IPv4 */
+
+/* Checks a frame as RFC 1812 5.2.2 asks. Returns 0 if it may go on, else a drop reason. */
+static int ip4_check(const struct rt_pkt *p)
+{
+	const uint8_t *ip = p->data + ETH_HLEN_;
+	if (unlikely(p->len < ETH_HLEN_ + 20))
+		return RT_DROP_BAD_LEN;
+	if (unlikely((ip[0] >> 4) != 4))
+		return RT_DROP_BAD_VERSION;
+	unsigned hl = (ip[0] & 15u) * 4;
+	if (unlikely(hl < 20))
+		return RT_DROP_BAD_IHL;
+	if (unlikely(ETH_HLEN_ + hl > p->len))
+		return RT_DROP_BAD_LEN;
+	if (unlikely(csum_fold(csum_add(0, ip, hl)) != 0xffff))
+		return RT_DROP_BAD_CSUM;
+	unsigned tot = rd16(ip + 2);
+	if (unlikely(tot < hl || ETH_HLEN_ + tot > p->len))
+		return RT_DROP_BAD_LEN;
+	uint32_t s = rd32(ip + 12), d = rd32(ip + 16);
+	/* martians (RFC 1812 5.3.7, 4.2.2.11): this-network, loopback, class D/E sources;
+	 * this-network, loopback and class E destinations */
+	uint8_t s8 = (uint8_t)(s >> 24), d8 = (uint8_t)(d >> 24);
+	if (unlikely(s8 == 0 || s8 == 127 || s8 >= 224))
+		return RT_DROP_MARTIAN;
+	if (unlikely(d8 == 0 || d8 == 127 || (d8 >= 240 && d != 0xffffffffu)))
+		return RT_DROP_MARTIAN;
+	return 0;
+}
+
+/*
+ * Rewrites the IPv4 packet in p into an ICMP error about it (in place), addressed to its
+ * source. Returns 0 when built, else the reason to drop the original instead.
+ */
+static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
+                       int reason)
+{
+	const struct rt *rt = w->rt;
+	uint8_t *ip = p->data + ETH_HLEN_;
+	unsigned hl = (ip[0] & 15u) * 4, tot = rd16(ip + 2);
+	uint32_t dst = rd32(ip + 16);
+	if ((rd16(ip + 6) & 0x1fff) || (dst >> 28) == 0xe || dst == 0xffffffffu || (p->data[0] & 1))
+		return reason; /* not about fragments other than the first, nor multicast */
+	if (ip[9] == IPPROTO_ICMP_ && tot >= hl + 1) {
+		uint8_t t = ip[hl];
+		if (t == 3 || t == 4 || t == 5 || t == 11 || t == 12)
+			return reason; /* never about an ICMP error */
+	}
+	uint32_t src = port_v4(&rt->port[p->port]);
+	for (unsigned i = 0; !src && i < rt->nports; i++)
+		src = port_v4(&rt->port[i]);
+	if (!src)
+		return reason;
+	if (!icmp_allow(w))
+		return RT_DROP_ICMP_RATE;
+	unsigned q = tot < ICMP4_QUOTE_MAX ? tot : ICMP4_QUOTE_MAX;
+	uint8_t osrc[4];
+	memcpy(osrc, ip + 12, 4);
+	memmove(ip + 28, ip, q);
+	memset(ip, 0, 28);
+	ip[0] = 0x45;
+	wr16(ip + 2, (uint16_t)(28 + q));
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP_;
+	memcpy(ip + 12, &src, 4);
+	memcpy(ip + 16, osrc, 4);
+	uint16_t c = csum_final(csum_add(0, ip, 20));
+	memcpy(ip + 10, &c, 2);
+	uint8_t *ic = ip + 20;
+	ic[0] = type;
+	ic[1] = code;
+	c = csum_final(csum_add(0, ic, 8 + q));
+	memcpy(ic + 2, &c, 2);
+	p->len = (uint16_t)(ETH_HLEN_ + 28 + q);
+	w->st.icmp_sent++;
+	return 0;
+}
+
+/* Our own address: to the host stack, or (without one) answer echo requests ourselves. */
+static int local4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	const struct rt *rt = w->rt;
+	uint8_t *ip = p->data + ETH_HLEN_;
+	unsigned hl = (ip[0] & 15u) * 4, tot = rd16(ip + 2);
+	if (rt->first_host >= 0) {
+		punt(w, p, v);
+		return 0;
+	}
+	if (ip[9] != IPPROTO_ICMP_ || tot < hl + 8 || ip[hl] != ICMP4_ECHO || ip[hl + 1] != 0 ||
+	    (rd16(ip + 6) & 0x3fff)) {
+		drop(w, v, RT_DROP_NO_HOST);
+		return 0;
+	}
+	uint8_t t[4];
+	memcpy(t, ip + 12, 4);
+	memcpy(ip + 12, ip + 16, 4);
+	memcpy(ip + 16, t, 4);
+	ip[8] = 64;
+	wr16(ip + 10, 0);
+	uint16_t c = csum_final(csum_add(0, ip, hl));
+	memcpy(ip + 10, &c, 2);
+	uint8_t *ic = ip + hl;
+	uint16_t old, nw, hc;
+	memcpy(&old, ic, 2);
+	ic[0] = ICMP4_ECHOREPLY;
+	memcpy(&nw, ic, 2);
+	memcpy(&hc, ic + 2, 2);
+	hc = csum_update16(hc, old, nw);
+	memcpy(ic + 2, &hc, 2);
+	w->st.local_replies++;
+	return 1; /* route the reply */
+}
+
+/* ================================================================ IPv6 */
+
+static int ip6_check(const struct rt_pkt *p)
+{
+	const uint8_t *ip = p->data + ETH_HLEN_;
+	if (unlikely(p->len < ETH_HLEN_ + 40))
+		return RT_DROP_BAD_LEN;
+	if (unlikely((ip[0] >> 4) != 6))
+		return RT_DROP_BAD_VERSION;
+	if (unlikely(ETH_HLEN_ + 40u + rd16(ip + 4) > p->len))
+		return RT_DROP_BAD_LEN;
+	static const uint8_t zero[16], lo[16] = {[15] = 1};
+	const uint8_t *s = ip + 8, *d = ip + 24;
+	if (unlikely(s[0] == 0xff || !memcmp(s, lo, 16)))
+		return RT_DROP_MARTIAN;
+	if (unlikely(!memcmp(d, lo, 16) || !memcmp(d, zero, 16)))
+		return RT_DROP_MARTIAN;
+	return 0;
+}
+
+static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
+                       int reason)
+{
+	const struct rt *rt = w->rt;
+	static const uint8_t zero[16];
+	uint8_t *ip = p->data + ETH_HLEN_;
+	unsigned tot = 40u + rd16(ip + 4);
+	if (ip[24] == 0xff || ip[8] == 0xff || !memcmp(ip + 8, zero, 16) || (p->data[0] & 1))
+		return reason;
+	if (ip[6] == IPPROTO_ICMP6 && tot > 40 && ip[40] < 128)
+		return reason; /* never about an ICMPv6 error */
+	if (!icmp_allow(w))
+		return RT_DROP_ICMP_RATE;
+	unsigned q = tot < ICMP6_QUOTE_MAX ? tot : ICMP6_QUOTE_MAX;
+	uint8_t osrc[16];
+	memcpy(osrc, ip + 8, 16);
+	memmove(ip + 48, ip, q);
+	memset(ip, 0, 48);
+	ip[0] = 0x60;
+	wr16(ip + 4, (uint16_t)(8 + q));
+	ip[6] = IPPROTO_ICMP6;
+	ip[7] = 64;
+	memcpy(ip + 8, port_v6(&rt->port[p->port]), 16);
+	memcpy(ip + 24, osrc, 16);
+	uint8_t *ic = ip + 40;
+	ic[0] = type;
+	ic[1] = code;
+	uint16_t c = icmp6_csum(ip, ic, 8 + q);
+	memcpy(ic + 2, &c, 2);
+	p->len = (uint16_t)(ETH_HLEN_ + 48 + q);
+	w->st.icmp_sent++;
+	return 0;
+}
+
+/* Finds ND option `type` in [o, end); returns its 6-byte link-layer address or NULL. */
+static const uint8_t *nd_lladdr(const uint8_t *o, const uint8_t *end, uint8_t type)
+{
+	while (o + 8 <= end && o[1]) {
+		if (o[0] == type && o[1] == 1)
+			return o + 2;
+		o += o[1] * 8u;
+	}
+	return NULL;
+}
+
+/* Neighbor discovery: answers NS for our addresses, learns from NS/NA (RFC 4861 7.2). */
+static void nd_input(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	struct rt *rt = w->rt;
+	const struct rt_port *port = &rt->port[p->port];
+	uint8_t *ip = p->data + ETH_HLEN_, *ic = ip + 40;
+	unsigned plen = rd16(ip + 4);
+	const uint8_t *end = ic + plen;
+	static const uint8_t zero[16];
+	/* icmp6_csum over a message with its checksum in place yields 0 when it is valid */
+	if (ip[7] != 255 || plen < 24 || icmp6_csum(ip, ic, plen) != 0 || ic[1] != 0) {
+		drop(w, v, RT_DROP_BAD_L2);
+		return;
+	}
+	const uint8_t *target = ic + 8;
+	if (ic[0] == ND_NA) {
+		const uint8_t *ll = nd_lladdr(ic + 24, end, 2);
+		if (ll && !(ll[0] & 1))
+			rt_neigh_learn(rt, w, AF_INET6, target, p->port, ll, RT_NUD_REACHABLE, 0);
+		if (port->host) {
+			punt(w, p, v);
+		} else {
+			v->action = RT_ACT_DROP;
+			v->reason = RT_DROP_MAX;
+			w->st.consumed++;
+		}
+		return;
+	}
+	/* NS */
+	if (!is_our_v6(port, target)) {
+		if (port->host)
+			punt(w, p, v);
+		else
+			drop(w, v, RT_DROP_OTHER);
+		return;
+	}
+	int dad = !memcmp(ip + 8, zero, 16);
+	const uint8_t *ll = nd_lladdr(ic + 24, end, 1);
+	uint8_t dmac[6];
+	if (!dad && ll && !(ll[0] & 1))
+		rt_neigh_learn(rt, w, AF_INET6, ip + 8, p->port, ll, RT_NUD_STALE, 1);
+	uint8_t tgt[16];
+	memcpy(tgt, target, 16);
+	if (dad) {
+		static const uint8_t all_nodes[16] = {0xff, 2, [15] = 1};
+		memcpy(ip + 24, all_nodes, 16);
+		memcpy(dmac, (const uint8_t[6]){0x33, 0x33, 0, 0, 0, 1}, 6);
+	} else {
+		memcpy(ip + 24, ip + 8, 16);
+		memcpy(dmac, ll ? ll : p->data + 6, 6);
+	}
+	memcpy(ip + 8, tgt, 16);
+	wr16(ip + 4, 32);
+	ip[0] = 0x60;
+	ip[1] = ip[2] = ip[3] = 0;
+	ip[6] = IPPROTO_ICMP6;
+	ip[7] = 255;
+	memset(ic, 0, 32);
+	ic[0] = ND_NA;
+	ic[4] = (uint8_t)(0x80 | (dad ? 0 : 0x40) | 0x20); /* Router, Solicited, Override */
+	memcpy(ic + 8, tgt, 16);
+	ic[24] = 2; /* target link-layer address */
+	ic[25] = 1;
+	memcpy(ic + 26, port->mac, 6);
+	uint16_t c = icmp6_csum(ip, ic, 32);
+	memcpy(ic + 2, &c, 2);
+	p->len = ETH_HLEN_ + 40 + 32;
+	send_back(w, p, v, dmac);
+	w->st.local_replies++;
+}
+
+static int local6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	const struct rt *rt = w->rt;
+	uint8_t *ip = p->data + ETH_HLEN_, *ic = ip + 40;
+	if (rt->first_host >= 0) {
+		punt(w, p, v);
+		return 0;
+	}
+	if (ip[6] != IPPROTO_ICMP6 || rd16(ip + 4) < 8 || ic[0] != ICMP6_ECHO || ic[1] != 0) {
+		drop(w, v, RT_DROP_NO_HOST);
+		return 0;
+	}
+	uint8_t t[16];
+	memcpy(t, ip + 8, 16);
+	memcpy(ip + 8, ip + 24, 16);
+	memcpy(ip + 24, t, 16);
+	ip[7] = 64;
+	uint16_t old, nw, hc;
+	memcpy(&old, ic, 2);
+	ic[0] = ICMP6_ECHOREPLY;
+	memcpy(&nw, ic, 2);
+	memcpy(&hc, ic + 2, 2);
+	hc = csum_update16(hc, old, nw); /* the pseudo-header sum is unchanged by the swap */
+	memcpy(ic + 2, &hc, 2);
+	w->st.local_replies++;
+	return 1;
+}
+
+/* ================================================================ the burst */
+
+enum { C_DONE = 0, C_V4, C_V6, C_GEN };
+
+static int classify(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
+{
+	struct rt *rt = w->rt;
+	const struct rt_port *port = &rt->port[p->port];
+	uint8_t *d = p->data;
+	int r;
+	if (unlikely(p->len < ETH_HLEN_)) {
+		drop(w, v, RT_DROP_BAD_L2);
+		return C_DONE;
+	}
+	if (unlikely(!(d[0] & 1) && memcmp(d, port->mac, 6) && memcmp(d, port->host_mac, 6))) {
+		drop(w, v, RT_DROP_BAD_L2); /* unicast to someone else */
+		return C_DONE;
+	}
+	uint16_t et = rd16(d + 12);
+	if (likely(et == ET_IP4)) {
+		if (unlikely((r = ip4_check(p)) != 0)) {
+			drop(w, v, r);
+			return C_DONE;
+		}
+		uint32_t dst = rd32(d + ETH_HLEN_ + 16);
+		if (unlikely(dst >= 0xe0000000u)) { /* multicast, limited broadcast */
+			punt(w, p, v);
+			return C_DONE;
+		}
+		return C_V4;
+	}
+	if (et == ET_IP6) {
+		if (unlikely((r = ip6_check(p)) != 0)) {
+			drop(w, v, r);
+			return C_DONE;
+		}
+		const uint8_t *ip = d + ETH_HLEN_;
+		if (ip[6] == IPPROTO_ICMP6 && rd16(ip + 4) >= 24 &&
+		    (ip[40] == ND_NS || ip[40] == ND_NA)) {
+			nd_input(w, p, v);
+			return C_DONE;
+		}
+		if (ip[24] == 0xff) { /* multicast: RS/RA/MLD/... belong to the host */
+			punt(w, p, v);
+			return C_DONE;
+		}
+		if (ip[24] == 0xfe && (ip[25] & 0xc0) == 0x80) { /* link-local */
+			if (!memcmp(ip + 24, port->v6ll, 16)) {
+				if (local6(w, p, v))
+					return C_GEN; /* an echo reply to route */
+			} else {
+				drop(w, v, RT_DROP_OTHER);
+			}
+			return C_DONE;
+		}
+		return C_V6;
+	}
+	if (et == ET_ARP) {
+		arp_input(w, p, v);
+		return C_DONE;
+	}
+	if (port->host)
+		punt(w, p, v);
+	else
+		drop(w, v, RT_DROP_BAD_L2);
+	return C_DONE;
+}
+
+/* Routes a generated packet (ICMP error, echo reply) through a single lookup. */
+static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i)
+{
+	struct rt *rt = w->rt;
+	const uint8_t *ip = p->data + ETH_HLEN_;
+	int v6 = rd16(p->data + 12) == ET_IP6;
+	uint32_t nhid;
+	uint8_t tgt[16] = {0};
+	if (v6) {
+		rt_fib6_lookup_bulk(rt->fib6, (const uint8_t(*)[16])(ip + 24), &nhid, 1);
+		memcpy(tgt, ip + 24, 16);
+	} else {
+		uint32_t k = rd32(ip + 16);
+		rt_fib4_lookup_bulk(rt->fib4, &k, &nhid, 1);
+		memcpy(tgt, ip + 16, 4);
+	}
+	/* a link-local destination is on the link it came from */
+	if (v6 && tgt[0] == 0xfe && (tgt[1] & 0xc0) == 0x80) {
+		neigh_out(w, p, v, i, AF_INET6, tgt, p->port);
+		return;
+	}
+	if (nhid == RT_FIB_MISS) {
+		drop(w, v, RT_DROP_NO_ROUTE);
+		return;
+	}
+	const struct rt_nh *nh = &rt->nh[nhid];
+	if (nh->kind == RT_NH_GW)
+		memcpy(tgt, nh->gw, 16);
+	else if (nh->kind != RT_NH_CONNECTED) {
+		drop(w, v, nh->kind == RT_NH_BLACKHOLE ? RT_DROP_NO_ROUTE : RT_DROP_OTHER);
+		return;
+	}
+	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port);
+}
+
+static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                   uint32_t nhid, unsigned *ngen)
+{
+	struct rt *rt = w->rt;
+	uint8_t *ip = p->data + ETH_HLEN_;
+	int r;
+	if (unlikely(nhid == RT_FIB_MISS)) {
+		if ((r = icmp4_error(w, p, ICMP4_UNREACH, 0, RT_DROP_NO_ROUTE)) != 0)
+			drop(w, v, r);
+		else {
+			w->st.drops[RT_DROP_NO_ROUTE]++;
+			w->gen[(*ngen)++] = (uint16_t)i;
+		}
+		return;
+	}
+	const struct rt_nh *nh = &rt->nh[nhid];
+	if (unlikely(nh->kind == RT_NH_LOCAL)) {
+		if (local4(w, p, v))
+			w->gen[(*ngen)++] = (uint16_t)i;
+		return;
+	}
+	if (unlikely(nh->kind != RT_NH_GW && nh->kind != RT_NH_CONNECTED)) {
+		drop(w, v, RT_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(ip[8] <= 1)) {
+		if ((r = icmp4_error(w, p, ICMP4_TIMXCEED, 0, RT_DROP_TTL)) != 0)
+			drop(w, v, r);
+		else {
+			w->st.drops[RT_DROP_TTL]++;
+			w->gen[(*ngen)++] = (uint16_t)i;
+		}
+		return;
+	}
+	/* TTL - 1: the word TTL|protocol drops by 0x0100 */
+	uint16_t old, nw, hc;
+	memcpy(&old, ip + 8, 2);
+	ip[8]--;
+	memcpy(&nw, ip + 8, 2);
+	memcpy(&hc, ip + 10, 2);
+	hc = csum_update16(hc, old, nw);
+	memcpy(ip + 10, &hc, 2);
+	uint8_t tgt[16] = {0};
+	if (nh->kind == RT_NH_GW)
+		memcpy(tgt, nh->gw, 4);
+	else
+		memcpy(tgt, ip + 16, 4);
+	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port) && v->action == RT_ACT_TX)
+		w->st.forwarded++; /* held ones count when released */
+}
+
+static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                   uint32_t nhid, unsigned *ngen)
+{
+	struct rt *rt = w->rt;
+	uint8_t *ip = p->data + ETH_HLEN_;
+	int r;
+	if (unlikely(nhid == RT_FIB_MISS)) {
+		if ((r = icmp6_error(w, p, ICMP6_UNREACH, 0, RT_DROP_NO_ROUTE)) != 0)
+			drop(w, v, r);
+		else {
+			w->st.drops[RT_DROP_NO_ROUTE]++;
+			w->gen[(*ngen)++] = (uint16_t)i;
+		}
+		return;
+	}
+	const struct rt_nh *nh = &rt->nh[nhid];
+	if (unlikely(nh->kind == RT_NH_LOCAL)) {
+		if (local6(w, p, v))
+			w->gen[(*ngen)++] = (uint16_t)i;
+		return;
+	}
+	if (unlikely(nh->kind != RT_NH_GW && nh->kind != RT_NH_CONNECTED)) {
+		drop(w, v, RT_DROP_NO_ROUTE);
+		return;
+	}
+	if (unlikely(ip[7] <= 1)) {
+		if ((r = icmp6_error(w, p, ICMP6_TIMXCEED, 0, RT_DROP_TTL)) != 0)
+			drop(w, v, r);
+		else {
+			w->st.drops[RT_DROP_TTL]++;
+			w->gen[(*ngen)++] = (uint16_t)i;
+		}
+		return;
+	}
+	ip[7]--;
+	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
+	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port) && v->action == RT_ACT_TX)
+		w->st.forwarded++;
+}
+
+void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdict *v)
+{
+	struct rt *rt = w->rt;
+	unsigned n4 = 0, n6 = 0, ngen = 0;
+
+	if (unlikely(n > RT_BURST)) /* a caller bug: the scratch arrays hold RT_BURST */
+		n = RT_BURST;
+
+	for (unsigned i = 0; i < n; i++) {
+		w->st.rx_packets++;
+		w->st.rx_bytes += p[i].len;
+		v[i] = (struct rt_verdict){.action = RT_ACT_DROP, .len = p[i].len};
+		if (p[i].from_host) { /* inject: the host stack speaks for this port's link */
+			if (p[i].len < ETH_HLEN_) {
+				drop(w, &v[i], RT_DROP_BAD_L2);
+				continue;
+			}
+			memcpy(p[i].data + 6, rt->port[p[i].port].mac, 6);
+			v[i].action = RT_ACT_TX;
+			v[i].port = p[i].port;
+			w->st.injected++;
+			continue;
+		}
+		switch (classify(w, &p[i], &v[i])) {
+		case C_V4:
+			w->k4[n4] = rd32(p[i].data + ETH_HLEN_ + 16);
+			w->i4[n4++] = (uint16_t)i;
+			break;
+		case C_GEN:
+			w->gen[ngen++] = (uint16_t)i;
+			break;
+		case C_V6:
+			memcpy(w->k6[n6], p[i].data + ETH_HLEN_ + 24, 16);
+			w->i6[n6++] = (uint16_t)i;
+			break;
+		default:
+			break;
+		}
+	}
+	if (n4)
+		rt_fib4_lookup_bulk(rt->fib4, w->k4, w->nh4, n4);
+	if (n6)
+		rt_fib6_lookup_bulk(rt->fib6, (const uint8_t(*)[16])w->k6, w->nh6, n6);
+	for (unsigned j = 0; j < n4; j++)
+		route4(w, &p[w->i4[j]], &v[w->i4[j]], w->i4[j], w->nh4[j], &ngen);
+	for (unsigned j = 0; j < n6; j++)
+		route6(w, &p[w->i6[j]], &v[w->i6[j]], w->i6[j], w->nh6[j], &ngen);
+	for (unsigned j = 0; j < ngen; j++)
+		route_generated(w, &p[w->gen[j]], &v[w->gen[j]], w->gen[j]);
+}

@@ -1,0 +1,778 @@
+/*
+ * test_rt_engine.c — nmrouter's engine on synthetic frames, no ports.
+ *
+ * A two-port router (p0 10.1.0.1/24 fd01::1/64, p1 10.2.0.1/24 fd02::1/64) is built with the
+ * real rt_core.c / rt_engine.c / FIB; frames are written by hand, passed to rt_burst(), and
+ * the verdicts, rewritten bytes, checksums and counters are checked. The I/O hooks record
+ * what the engine emits and holds. Each test has a one-line scenario above it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <urcu-qsbr.h>
+
+#include "router/rt.h"
+
+static int failures, checks;
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		checks++;                                                                          \
+		if (!(c)) {                                                                        \
+			failures++;                                                                \
+			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,       \
+			        __func__, #c);                                                     \
+		}                                                                                  \
+	} while (0)
+
+static const uint8_t MAC0[6] = {2, 0, 0, 0, 0, 0x10}, MAC1[6] = {2, 0, 0, 0, 0, 0x11};
+static const uint8_t HA[6] = {2, 0, 0, 0, 0, 0xa1}; /* host A on p0 */
+static const uint8_t GW2[6] = {2, 0, 0, 0, 0, 0x22}, GW3[6] = {2, 0, 0, 0, 0, 0x33};
+
+/* ---------------------------------------------------------------- I/O hooks */
+
+#define NBUF 64
+static uint8_t held_store[NBUF][2048];
+static int held_used[NBUF];
+static struct rt_pkt *cur_burst;
+static struct {
+	unsigned port, len;
+	uint8_t f[2048];
+} emitted[16], sent_held[16];
+static unsigned nemitted, nsent_held, nfreed;
+
+static uint32_t t_steal(struct rt_worker *w, unsigned i)
+{
+	(void)w;
+	for (unsigned b = 1; b < NBUF; b++)
+		if (!held_used[b]) {
+			held_used[b] = 1;
+			memcpy(held_store[b], cur_burst[i].data, cur_burst[i].len);
+			return b;
+		}
+	return 0;
+}
+static uint8_t *t_held_data(struct rt_worker *w, const struct rt_held *h)
+{
+	(void)w;
+	return held_store[h->buf];
+}
+static void t_send_held(struct rt_worker *w, const struct rt_held *h, unsigned port)
+{
+	(void)w;
+	if (nsent_held < 16) {
+		sent_held[nsent_held].port = port;
+		sent_held[nsent_held].len = h->len;
+		memcpy(sent_held[nsent_held].f, held_store[h->buf], h->len);
+		nsent_held++;
+	}
+	held_used[h->buf] = 0;
+}
+static void t_free_held(struct rt_worker *w, const struct rt_held *h)
+{
+	(void)w;
+	held_used[h->buf] = 0;
+	nfreed++;
+}
+static void t_emit(struct rt_worker *w, unsigned port, const uint8_t *f, unsigned len)
+{
+	(void)w;
+	if (nemitted < 16) {
+		emitted[nemitted].port = port;
+		emitted[nemitted].len = len;
+		memcpy(emitted[nemitted].f, f, len);
+		nemitted++;
+	}
+}
+static const struct rt_io_ops test_ops = {t_steal, t_held_data, t_send_held, t_free_held, t_emit};
+
+/* ---------------------------------------------------------------- frame builders */
+
+static uint16_t cksum(const void *d, unsigned len, uint32_t s)
+{
+	const uint8_t *p = d;
+	for (; len > 1; p += 2, len -= 2)
+		s += (uint32_t)(p[0] << 8 | p[1]);
+	if (len)
+		s += (uint32_t)(p[0] << 8);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+static uint32_t ip4(const char *s)
+{
+	uint32_t a;
+	inet_pton(AF_INET, s, &a);
+	return a;
+}
+
+/* Ethernet + IPv4 + UDP with 18 bytes of payload; returns frame length. */
+static unsigned mk_udp4(uint8_t *f, const uint8_t *dmac, const char *src, const char *dst,
+                        uint8_t ttl)
+{
+	memset(f, 0, 2048);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, HA, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x45;
+	ip[3] = 20 + 8 + 18;
+	ip[4] = 0x12;
+	ip[5] = 0x34;
+	ip[8] = ttl;
+	ip[9] = 17;
+	uint32_t a = ip4(src), b = ip4(dst);
+	memcpy(ip + 12, &a, 4);
+	memcpy(ip + 16, &b, 4);
+	uint16_t c = cksum(ip, 20, 0);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+	ip[20] = 0x30;
+	ip[21] = 0x39; /* sport 12345 */
+	ip[23] = 53;
+	ip[25] = 26;
+	for (int i = 0; i < 18; i++)
+		ip[28 + i] = (uint8_t)i;
+	return 14 + 46;
+}
+
+static void fix_ip4_csum(uint8_t *f)
+{
+	uint8_t *ip = f + 14;
+	ip[10] = ip[11] = 0;
+	uint16_t c = cksum(ip, (ip[0] & 15u) * 4, 0);
+	ip[10] = (uint8_t)(c >> 8);
+	ip[11] = (uint8_t)c;
+}
+
+static unsigned mk_ping4(uint8_t *f, const char *src, const char *dst)
+{
+	unsigned len = mk_udp4(f, MAC0, src, dst, 64);
+	uint8_t *ip = f + 14, *ic = ip + 20;
+	ip[9] = 1;
+	fix_ip4_csum(f);
+	memset(ic, 0, 8);
+	ic[0] = 8;
+	ic[5] = 1; /* id 0, seq 1 */
+	uint16_t c = cksum(ic, 26, 0);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	return len;
+}
+
+static void ip6(const char *s, uint8_t *a)
+{
+	inet_pton(AF_INET6, s, a);
+}
+
+static uint16_t cksum6(const uint8_t *ip, const uint8_t *l4, unsigned len, uint8_t nxt)
+{
+	uint8_t ph[40] = {0};
+	memcpy(ph, ip + 8, 32);
+	ph[34] = (uint8_t)(len >> 8);
+	ph[35] = (uint8_t)len;
+	ph[39] = nxt;
+	uint32_t s = (uint16_t)~cksum(ph, 40, 0);
+	return cksum(l4, len, s);
+}
+
+/* Ethernet + IPv6 + UDP with 18 bytes of payload */
+static unsigned mk_udp6(uint8_t *f, const char *src, const char *dst, uint8_t hlim)
+{
+	memset(f, 0, 2048);
+	memcpy(f, MAC0, 6);
+	memcpy(f + 6, HA, 6);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+	ip[0] = 0x60;
+	ip[5] = 26;
+	ip[6] = 17;
+	ip[7] = hlim;
+	ip6(src, ip + 8);
+	ip6(dst, ip + 24);
+	ip[40] = 0x30;
+	ip[41] = 0x39;
+	ip[43] = 53;
+	ip[45] = 26;
+	uint16_t c = cksum6(ip, ip + 40, 26, 17);
+	ip[46] = (uint8_t)(c >> 8);
+	ip[47] = (uint8_t)c;
+	return 14 + 40 + 26;
+}
+
+static unsigned mk_arp(uint8_t *f, uint16_t op, const uint8_t *sha, const char *spa,
+                       const char *tpa)
+{
+	memset(f, 0, 2048);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, sha, 6);
+	f[12] = 0x08;
+	f[13] = 0x06;
+	uint8_t *a = f + 14;
+	a[1] = 1;
+	a[2] = 8;
+	a[4] = 6;
+	a[5] = 4;
+	a[7] = (uint8_t)op;
+	memcpy(a + 8, sha, 6);
+	uint32_t s = ip4(spa), t = ip4(tpa);
+	memcpy(a + 14, &s, 4);
+	memcpy(a + 24, &t, 4);
+	return 60;
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+static struct rt *rt;
+static struct rt_worker wk;
+static uint8_t fb[RT_BURST][2048];
+static struct rt_pkt pk[RT_BURST];
+static struct rt_verdict vd[RT_BURST];
+
+static void add_route(int fam, const char *dst, unsigned plen, const char *gw, const char *dev)
+{
+	struct rt_route r = {.family = (uint8_t)fam, .plen = (uint8_t)plen};
+	char err[256] = "";
+	inet_pton(fam, dst, r.dst);
+	if (gw) {
+		r.has_gw = 1;
+		inet_pton(fam, gw, r.gw);
+	}
+	if (dev)
+		snprintf(r.dev, sizeof(r.dev), "%s", dev);
+	int ret = rt_route_add(rt, &r, 1, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "route %s/%u: %s\n", dst, plen, err);
+	CHECK(ret == 0);
+}
+
+static void add_neigh(int fam, const char *dst, const uint8_t *mac, const char *dev)
+{
+	struct rt_neigh nb = {.family = (uint8_t)fam};
+	char err[256];
+	inet_pton(fam, dst, nb.dst);
+	memcpy(nb.lladdr, mac, 6);
+	snprintf(nb.dev, sizeof(nb.dev), "%s", dev);
+	CHECK(rt_neigh_add(rt, &nb, err, sizeof(err)) == 0);
+}
+
+static void setup(int host)
+{
+	uint8_t a[16];
+	char err[256];
+	rt_destroy(rt);
+	rt = rt_create();
+	CHECK(rt != NULL);
+	CHECK(rt_port_add(rt, "p0", "test:p0", MAC0, 1500, host) == 0);
+	CHECK(rt_port_add(rt, "p1", "test:p1", MAC1, 1500, 0) == 1);
+	inet_pton(AF_INET, "10.1.0.1", a);
+	CHECK(rt_port_addr_add(rt, 0, AF_INET, a, 24, err, sizeof(err)) == 0);
+	inet_pton(AF_INET, "10.2.0.1", a);
+	CHECK(rt_port_addr_add(rt, 1, AF_INET, a, 24, err, sizeof(err)) == 0);
+	ip6("fd01::1", a);
+	CHECK(rt_port_addr_add(rt, 0, AF_INET6, a, 64, err, sizeof(err)) == 0);
+	ip6("fd02::1", a);
+	CHECK(rt_port_addr_add(rt, 1, AF_INET6, a, 64, err, sizeof(err)) == 0);
+	add_route(AF_INET, "10.82.0.0", 16, "10.2.0.2", NULL);
+	add_route(AF_INET, "10.82.5.0", 24, "10.2.0.3", NULL);
+	add_route(AF_INET6, "fd82::", 32, "fd02::2", NULL);
+	add_neigh(AF_INET, "10.2.0.2", GW2, "p1");
+	add_neigh(AF_INET, "10.2.0.3", GW3, "p1");
+	add_neigh(AF_INET, "10.1.0.2", HA, "p0");
+	add_neigh(AF_INET6, "fd02::2", GW2, "p1");
+	add_neigh(AF_INET6, "fd01::2", HA, "p0");
+	rt_worker_init(&wk, rt, 0, &test_ops, NULL);
+	memset(held_used, 0, sizeof(held_used));
+	nemitted = nsent_held = nfreed = 0;
+}
+
+/* Runs frames fb[0..n) with lengths len[] through one burst. */
+static void run(unsigned n, const unsigned *len)
+{
+	for (unsigned i = 0; i < n; i++)
+		pk[i] = (struct rt_pkt){.data = fb[i], .len = (uint16_t)len[i], .port = 0};
+	cur_burst = pk;
+	wk.now = rt_now_ns();
+	rt_burst(&wk, pk, n, vd);
+}
+
+static void run1(unsigned len)
+{
+	run(1, &len);
+}
+
+static int ip4_valid(const uint8_t *ip)
+{
+	return cksum(ip, (ip[0] & 15u) * 4, 0) == 0;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/* A UDP packet to 10.82.1.1 leaves p1 to gateway .2 with TTL-1 and a valid checksum. */
+static void test_forward4(void)
+{
+	setup(0);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && vd[0].len == 60);
+	CHECK(!memcmp(fb[0], GW2, 6) && !memcmp(fb[0] + 6, MAC1, 6));
+	CHECK(fb[0][14 + 8] == 63);
+	CHECK(ip4_valid(fb[0] + 14));
+	CHECK(wk.st.forwarded == 1 && wk.st.rx_packets == 1);
+}
+
+/* The incremental update stays right across TTLs and checksums near 0x0000/0xffff. */
+static void test_csum_incremental(void)
+{
+	setup(0);
+	for (int ttl = 2; ttl < 256; ttl += 7)
+		for (int id = 0; id < 65536; id += 997) {
+			unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", (uint8_t)ttl);
+			fb[0][18] = (uint8_t)(id >> 8);
+			fb[0][19] = (uint8_t)id;
+			fix_ip4_csum(fb[0]);
+			run1(len);
+			CHECK(vd[0].action == RT_ACT_TX && ip4_valid(fb[0] + 14));
+		}
+}
+
+/* Overlapping routes: /24 via .3 beats /16 via .2; outside the /24 the /16 wins. */
+static void test_lpm(void)
+{
+	setup(0);
+	unsigned l[2] = {mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.5.9", 64),
+	                 mk_udp4(fb[1], MAC0, "10.1.0.2", "10.82.6.9", 64)};
+	run(2, l);
+	CHECK(vd[0].action == RT_ACT_TX && !memcmp(fb[0], GW3, 6));
+	CHECK(vd[1].action == RT_ACT_TX && !memcmp(fb[1], GW2, 6));
+}
+
+/* TTL 1: ICMP Time Exceeded back out p0 to host A, quoting the header as received + 8. */
+static void test_ttl_expired(void)
+{
+	setup(0);
+	uint8_t orig[64];
+	unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 1);
+	memcpy(orig, fb[0] + 14, 46);
+	run1(len);
+	uint8_t *ip = fb[0] + 14, *ic = ip + 20;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0);
+	CHECK(!memcmp(fb[0], HA, 6) && !memcmp(fb[0] + 6, MAC0, 6));
+	CHECK(ip4_valid(ip) && ip[9] == 1 && ip[8] == 64);
+	CHECK(!memcmp(ip + 12, (uint8_t[]){10, 1, 0, 1}, 4));
+	CHECK(!memcmp(ip + 16, (uint8_t[]){10, 1, 0, 2}, 4));
+	CHECK(ic[0] == 11 && ic[1] == 0);
+	CHECK((ip[2] << 8 | ip[3]) == 28 + 46 && vd[0].len == 14 + 28 + 46);
+	CHECK(cksum(ic, 8 + 46, 0) == 0);
+	CHECK(!memcmp(ic + 8, orig, 46)); /* the whole small datagram, TTL 1, as received */
+	CHECK(wk.st.drops[RT_DROP_TTL] == 1 && wk.st.icmp_sent == 1 && wk.st.forwarded == 0);
+}
+
+/* No route to 10.99.0.1: ICMP Destination Unreachable (net) back to the sender. */
+static void test_no_route(void)
+{
+	setup(0);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.99.0.1", 64));
+	uint8_t *ip = fb[0] + 14;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0);
+	CHECK(ip[20] == 3 && ip[21] == 0 && ip4_valid(ip));
+	CHECK(ip[20 + 8 + 8] == 64); /* quoted TTL untouched */
+	CHECK(wk.st.drops[RT_DROP_NO_ROUTE] == 1);
+}
+
+/* Malformed IPv4 frames are dropped, each under its own reason, and nothing else moves. */
+static void test_malformed(void)
+{
+	static const struct {
+		const char *what;
+		int reason;
+	} cases[] = {
+	    {"bad header checksum", RT_DROP_BAD_CSUM},
+	    {"truncated: frame shorter than an IPv4 header", RT_DROP_BAD_LEN},
+	    {"IHL 4", RT_DROP_BAD_IHL},
+	    {"total length beyond the frame", RT_DROP_BAD_LEN},
+	    {"version 5", RT_DROP_BAD_VERSION},
+	    {"martian source 127.0.0.1", RT_DROP_MARTIAN},
+	    {"martian destination 0.1.2.3", RT_DROP_MARTIAN},
+	    {"runt Ethernet frame", RT_DROP_BAD_L2},
+	    {"unicast to another MAC", RT_DROP_BAD_L2},
+	    {"IHL 15 beyond the frame", RT_DROP_BAD_LEN},
+	};
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		setup(0);
+		unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64);
+		uint8_t *ip = fb[0] + 14;
+		switch (c) {
+		case 0:
+			ip[10] ^= 0x55;
+			break;
+		case 1:
+			len = 14 + 19;
+			break;
+		case 2:
+			ip[0] = 0x44;
+			fix_ip4_csum(fb[0]);
+			break;
+		case 3:
+			ip[2] = 0x05;
+			fix_ip4_csum(fb[0]);
+			break;
+		case 4:
+			ip[0] = 0x55;
+			fix_ip4_csum(fb[0]);
+			break;
+		case 5:
+			memcpy(ip + 12, (uint8_t[]){127, 0, 0, 1}, 4);
+			fix_ip4_csum(fb[0]);
+			break;
+		case 6:
+			memcpy(ip + 16, (uint8_t[]){0, 1, 2, 3}, 4);
+			fix_ip4_csum(fb[0]);
+			break;
+		case 7:
+			len = 10;
+			break;
+		case 8:
+			fb[0][5] = 0x99;
+			break;
+		case 9:
+			ip[0] = 0x4f;
+			break;
+		}
+		run1(len);
+		if (vd[0].action != RT_ACT_DROP || wk.st.drops[cases[c].reason] != 1)
+			fprintf(stderr, "malformed case '%s' failed\n", cases[c].what);
+		CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == cases[c].reason);
+		CHECK(wk.st.drops[cases[c].reason] == 1 && wk.st.forwarded == 0);
+		CHECK(wk.st.icmp_sent == 0);
+	}
+}
+
+/* ARP request for 10.1.0.1 is answered in place; the asker is learned. */
+static void test_arp_reply(void)
+{
+	setup(0);
+	static const uint8_t HB[6] = {2, 0, 0, 0, 0, 0xb7};
+	run1(mk_arp(fb[0], 1, HB, "10.1.0.7", "10.1.0.1"));
+	uint8_t *a = fb[0] + 14;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0);
+	CHECK(!memcmp(fb[0], HB, 6) && !memcmp(fb[0] + 6, MAC0, 6));
+	CHECK(a[7] == 2 && !memcmp(a + 8, MAC0, 6) && !memcmp(a + 18, HB, 6));
+	CHECK(!memcmp(a + 14, (uint8_t[]){10, 1, 0, 1}, 4));
+	CHECK(!memcmp(a + 24, (uint8_t[]){10, 1, 0, 7}, 4));
+	uint8_t mac[6], x[16] = {10, 1, 0, 7};
+	int ni = rt_neigh_find(rt, AF_INET, x, 0);
+	CHECK(ni >= 0 && rt_neigh_read(rt, ni, mac) == RT_NUD_REACHABLE && !memcmp(mac, HB, 6));
+	/* a request for somebody else is not answered and not learned */
+	run1(mk_arp(fb[0], 1, HB, "10.1.0.8", "10.1.0.9"));
+	CHECK(vd[0].action == RT_ACT_DROP && wk.st.drops[RT_DROP_OTHER] == 1);
+}
+
+/* Unresolved next hop: the packet is held, ARP goes out p1, the reply releases it. */
+static void test_resolve_and_release(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_HELD);
+	CHECK(nemitted == 1 && emitted[0].port == 1 && emitted[0].len == 60);
+	CHECK(emitted[0].f[12] == 8 && emitted[0].f[13] == 6 && emitted[0].f[14 + 7] == 1);
+	CHECK(!memcmp(emitted[0].f + 14 + 24, (uint8_t[]){10, 2, 0, 9}, 4));
+	CHECK(!memcmp(emitted[0].f + 14 + 14, (uint8_t[]){10, 2, 0, 1}, 4));
+	/* a second packet joins the queue without a second probe */
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.2", 64));
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1);
+	/* the reply arrives on p1 */
+	unsigned len = mk_arp(fb[0], 2, G9, "10.2.0.9", "10.2.0.1");
+	memcpy(fb[0], MAC1, 6);
+	pk[0] = (struct rt_pkt){.data = fb[0], .len = (uint16_t)len, .port = 1};
+	rt_burst(&wk, pk, 1, vd);
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_MAX && wk.st.consumed == 1);
+	CHECK(nsent_held == 2 && sent_held[0].port == 1 && sent_held[1].port == 1);
+	CHECK(!memcmp(sent_held[0].f, G9, 6) && !memcmp(sent_held[0].f + 6, MAC1, 6));
+	CHECK(sent_held[0].f[14 + 8] == 63 && ip4_valid(sent_held[0].f + 14));
+	CHECK(sent_held[1].f[14 + 19] == 2); /* order kept */
+	CHECK(wk.st.forwarded == 2);
+	/* now resolved: straight through */
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.3", 64));
+	CHECK(vd[0].action == RT_ACT_TX && !memcmp(fb[0], G9, 6));
+}
+
+/* The hold queue is bounded: the ninth packet for an unresolved hop is dropped, counted. */
+static void test_hold_full(void)
+{
+	setup(0);
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	unsigned l[RT_HOLD_MAX + 1];
+	for (unsigned i = 0; i <= RT_HOLD_MAX; i++)
+		l[i] = mk_udp4(fb[i], MAC0, "10.1.0.2", "10.83.1.1", 64);
+	run(RT_HOLD_MAX + 1, l);
+	for (unsigned i = 0; i < RT_HOLD_MAX; i++)
+		CHECK(vd[i].action == RT_ACT_HELD);
+	CHECK(vd[RT_HOLD_MAX].action == RT_ACT_DROP && vd[RT_HOLD_MAX].reason == RT_DROP_HOLD_FULL);
+	CHECK(wk.st.drops[RT_DROP_HOLD_FULL] == 1);
+}
+
+/* A next hop that never answers: 3 probes, then FAILED; held packets dropped as no_neigh. */
+static void test_resolve_fails(void)
+{
+	setup(0);
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1);
+	for (int t = 1; t <= 4; t++) {
+		wk.now += RT_NEIGH_RETRANS_NS + 1;
+		rt_neigh_tick(&wk);
+	}
+	CHECK(nemitted == RT_NEIGH_PROBES);
+	CHECK(nfreed == 1 && wk.st.drops[RT_DROP_NO_NEIGH] == 1);
+	uint8_t mac[6], x[16] = {10, 2, 0, 9};
+	CHECK(rt_neigh_read(rt, rt_neigh_find(rt, AF_INET, x, 1), mac) == RT_NUD_FAILED);
+	/* within the hold-down new packets are dropped at once */
+	unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64);
+	pk[0] = (struct rt_pkt){.data = fb[0], .len = (uint16_t)len, .port = 0};
+	rt_burst(&wk, pk, 1, vd);
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_NEIGH);
+}
+
+/* Without a host port the router answers ping to its own address itself. */
+static void test_ping_self(void)
+{
+	setup(0);
+	run1(mk_ping4(fb[0], "10.1.0.2", "10.2.0.1"));
+	uint8_t *ip = fb[0] + 14;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(fb[0], HA, 6));
+	CHECK(ip[20] == 0 && ip4_valid(ip) && cksum(ip + 20, 26, 0) == 0);
+	CHECK(!memcmp(ip + 12, (uint8_t[]){10, 2, 0, 1}, 4));
+	CHECK(wk.st.local_replies == 1);
+	/* UDP to our address has nowhere to go */
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.1.0.1", 64));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_HOST);
+}
+
+/* With a host port, traffic for our addresses (even with TTL 1) goes to the host ring. */
+static void test_punt_and_inject(void)
+{
+	setup(1);
+	unsigned l[2] = {mk_ping4(fb[0], "10.1.0.2", "10.1.0.1"),
+	                 mk_udp4(fb[1], MAC0, "10.1.0.2", "10.1.0.1", 1)};
+	run(2, l);
+	CHECK(vd[0].action == RT_ACT_HOST && vd[0].port == 0);
+	CHECK(vd[1].action == RT_ACT_HOST && wk.st.punted == 2);
+	/* what the host sends leaves the port as is, with the port's MAC */
+	unsigned len = mk_udp4(fb[0], HA, "10.1.0.1", "10.1.0.2", 64);
+	pk[0] = (struct rt_pkt){.data = fb[0], .len = (uint16_t)len, .port = 0, .from_host = 1};
+	rt_burst(&wk, pk, 1, vd);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && wk.st.injected == 1);
+	CHECK(!memcmp(fb[0] + 6, MAC0, 6));
+}
+
+/* IPv6: forwarded with hop limit - 1 to the gateway's MAC. */
+static void test_forward6(void)
+{
+	setup(0);
+	run1(mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 64));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1);
+	CHECK(!memcmp(fb[0], GW2, 6) && fb[0][14 + 7] == 63);
+}
+
+/* IPv6 hop limit 1 and no route: ICMPv6 errors with valid checksums and quotes. */
+static void test_icmp6_errors(void)
+{
+	setup(0);
+	uint8_t orig[80];
+	unsigned len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 1);
+	memcpy(orig, fb[0] + 14, 66);
+	run1(len);
+	uint8_t *ip = fb[0] + 14;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(fb[0], HA, 6));
+	CHECK(ip[6] == 58 && ip[40] == 3 && ip[41] == 0);
+	CHECK((ip[4] << 8 | ip[5]) == 8 + 66 && !memcmp(ip + 48, orig, 66));
+	CHECK(cksum6(ip, ip + 40, 8 + 66, 58) == 0);
+	uint8_t a[16];
+	ip6("fd01::1", a);
+	CHECK(!memcmp(ip + 8, a, 16));
+	run1(mk_udp6(fb[0], "fd01::2", "fd99::5", 64));
+	CHECK(vd[0].action == RT_ACT_TX && ip[40] == 1 && ip[41] == 0);
+	CHECK(cksum6(ip, ip + 40, (unsigned)(ip[4] << 8 | ip[5]), 58) == 0);
+	CHECK(wk.st.drops[RT_DROP_TTL] == 1 && wk.st.drops[RT_DROP_NO_ROUTE] == 1);
+}
+
+/* A neighbor solicitation for fd01::1 gets a solicited NA with our MAC. */
+static void test_nd(void)
+{
+	setup(0);
+	static const uint8_t HB[6] = {2, 0, 0, 0, 0, 0xb7};
+	uint8_t *f = fb[0], *ip = f + 14, *ic = ip + 40;
+	memset(f, 0, 2048);
+	memcpy(f, (uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, 6);
+	memcpy(f + 6, HB, 6);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 32;
+	ip[6] = 58;
+	ip[7] = 255;
+	ip6("fd01::7", ip + 8);
+	ip6("ff02::1:ff00:1", ip + 24);
+	ic[0] = 135;
+	ip6("fd01::1", ic + 8);
+	ic[24] = 1;
+	ic[25] = 1;
+	memcpy(ic + 26, HB, 6);
+	uint16_t c = cksum6(ip, ic, 32, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	run1(14 + 40 + 32);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(f, HB, 6));
+	CHECK(ic[0] == 136 && (ic[4] & 0x40) && ic[24] == 2 && !memcmp(ic + 26, MAC0, 6));
+	CHECK(cksum6(ip, ic, 32, 58) == 0);
+	uint8_t x[16], mac[6];
+	ip6("fd01::7", x);
+	int ni = rt_neigh_find(rt, AF_INET6, x, 0);
+	CHECK(ni >= 0 && rt_neigh_read(rt, ni, mac) == RT_NUD_STALE && !memcmp(mac, HB, 6));
+	/* unresolved IPv6 next hop: an NS goes to the solicited-node group */
+	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
+	run1(mk_udp6(fb[0], "fd01::2", "fd83::5", 64));
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1 && emitted[0].port == 1);
+	CHECK(emitted[0].f[0] == 0x33 && emitted[0].f[2] == 0xff && emitted[0].f[5] == 9);
+	CHECK(emitted[0].f[14 + 40] == 135);
+	CHECK(cksum6(emitted[0].f + 14, emitted[0].f + 54, 32, 58) == 0);
+}
+
+/* ICMP errors are rate limited: with a bucket of 2 and no refill, the third is suppressed. */
+static void test_icmp_rate(void)
+{
+	setup(0);
+	rt->icmp_rate = 0;
+	rt->icmp_burst = 2;
+	rt_worker_init(&wk, rt, 0, &test_ops, NULL);
+	unsigned l[3];
+	for (int i = 0; i < 3; i++)
+		l[i] = mk_udp4(fb[i], MAC0, "10.1.0.2", "10.99.0.1", 64);
+	run(3, l);
+	CHECK(vd[0].action == RT_ACT_TX && vd[1].action == RT_ACT_TX);
+	CHECK(vd[2].action == RT_ACT_DROP && vd[2].reason == RT_DROP_ICMP_RATE);
+	CHECK(wk.st.icmp_sent == 2 && wk.st.drops[RT_DROP_ICMP_RATE] == 1);
+}
+
+static int count_cb(const struct rt_route *r, void *arg)
+{
+	(void)r;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* The control interface: errors name the item; all-or-nothing; replace diffs. */
+static void test_ctl(void)
+{
+	setup(0);
+	char err[256];
+	struct rt_route r[3];
+	memset(r, 0, sizeof(r));
+	uint64_t g = rt_generation(rt);
+	r[0].family = AF_INET;
+	r[0].plen = 24;
+	inet_pton(AF_INET, "10.90.0.0", r[0].dst);
+	snprintf(r[0].dev, sizeof(r[0].dev), "p1");
+	r[1] = r[0];
+	inet_pton(AF_INET, "10.91.0.1", r[1].dst); /* host bits set */
+	CHECK(rt_route_add(rt, r, 2, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "routes[1]") != NULL);
+	CHECK(rt_generation(rt) == g);
+	r[1].plen = 32;
+	snprintf(r[1].dev, sizeof(r[1].dev), "p7");
+	CHECK(rt_route_add(rt, r, 2, err, sizeof(err)) == -ENODEV);
+	snprintf(r[1].dev, sizeof(r[1].dev), "p1");
+	CHECK(rt_route_add(rt, r, 2, err, sizeof(err)) == 0);
+	CHECK(rt_route_add(rt, r, 1, err, sizeof(err)) == -EEXIST);
+	CHECK(rt_generation(rt) == g + 1);
+	int n = 0;
+	rt_route_walk(rt, count_cb, &n);
+	CHECK(n == 4 /* connected v4+v6 */ + 3 /* setup */ + 2);
+	/* replace: keep 10.90.0.0/24, drop the rest, add one */
+	r[2] = r[0];
+	inet_pton(AF_INET, "10.92.0.0", r[2].dst);
+	size_t adds, dels;
+	CHECK(rt_route_replace(rt, (struct rt_route[]){r[0], r[2]}, 2, 1, &adds, &dels, err,
+	                       sizeof(err)) == 0);
+	CHECK(adds == 1 && dels == 4 && rt_generation(rt) == g + 1); /* dry run */
+	CHECK(rt_route_replace(rt, (struct rt_route[]){r[0], r[2]}, 2, 0, &adds, &dels, err,
+	                       sizeof(err)) == 0);
+	n = 0;
+	rt_route_walk(rt, count_cb, &n);
+	CHECK(n == 4 + 2);
+	/* the old 10.82/16 is gone from the data plane */
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_TX && fb[0] + 14 && fb[0][14 + 20] == 3);
+	CHECK(rt_route_del(rt, &r[1], 1, err, sizeof(err)) == -ENOENT);
+	CHECK(rt_route_del(rt, &r[2], 1, err, sizeof(err)) == 0);
+	struct rt_route conn = {.family = AF_INET, .plen = 24};
+	inet_pton(AF_INET, "10.1.0.0", conn.dst);
+	CHECK(rt_route_del(rt, &conn, 1, err, sizeof(err)) == -EINVAL);
+	struct rt_stats sum;
+	CHECK(rt_stats_get(rt, NULL, 0, &sum) == 1 && sum.rx_packets == 1);
+}
+
+/* A burst mixing every kind of frame gets one verdict per frame and balanced counters. */
+static void test_mixed_burst(void)
+{
+	setup(0);
+	unsigned l[RT_BURST];
+	for (unsigned i = 0; i < RT_BURST; i++) {
+		switch (i % 4) {
+		case 0:
+			l[i] = mk_udp4(fb[i], MAC0, "10.1.0.2", "10.82.5.1", 64);
+			break;
+		case 1:
+			l[i] = mk_udp4(fb[i], MAC0, "10.1.0.2", "10.82.9.1", 1);
+			break;
+		case 2:
+			l[i] = mk_udp6(fb[i], "fd01::2", "fd82::1", 64);
+			break;
+		case 3:
+			l[i] = mk_udp4(fb[i], MAC0, "10.1.0.2", "10.82.9.1", 64);
+			fb[i][24] ^= 1;
+			break;
+		}
+	}
+	run(RT_BURST, l);
+	unsigned tx = 0, dr = 0;
+	for (unsigned i = 0; i < RT_BURST; i++)
+		vd[i].action == RT_ACT_TX ? tx++ : dr++;
+	CHECK(wk.st.forwarded == RT_BURST / 2);
+	CHECK(wk.st.drops[RT_DROP_BAD_CSUM] == RT_BURST / 4);
+	CHECK(wk.st.drops[RT_DROP_TTL] + wk.st.drops[RT_DROP_ICMP_RATE] == RT_BURST / 4);
+	CHECK(tx == RT_BURST / 2 + wk.st.icmp_sent);
+}
+
+int main(void)
+{
+	rcu_register_thread();
+	test_forward4();
+	test_csum_incremental();
+	test_lpm();
+	test_ttl_expired();
+	test_no_route();
+	test_malformed();
+	test_arp_reply();
+	test_resolve_and_release();
+	test_hold_full();
+	test_resolve_fails();
+	test_ping_self();
+	test_punt_and_inject();
+	test_forward6();
+	test_icmp6_errors();
+	test_nd();
+	test_icmp_rate();
+	test_ctl();
+	test_mixed_burst();
+	rt_destroy(rt);
+	rcu_unregister_thread();
+	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
+	return failures ? 1 : 0;
+}
