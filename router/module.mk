@@ -3,7 +3,8 @@
 # The engine (core, FIB adapter, burst processing) has no port dependency so the unit test
 # runs it on synthetic frames; the binary adds the port I/O, config loader and main.
 
-RT_ENGINE_SRCS := router/rt_core.c router/rt_engine.c router/rt_fib_trie.c
+RT_ENGINE_SRCS := router/rt_core.c router/rt_engine.c router/rt_fib_lpm.c
 RT_LDLIBS := -lurcu-qsbr -lpthread
+RT_LIBS := lib/liblpm
 
-$(eval $(call unit_test,test_rt_engine,tests/router/test_rt_engine.c $(RT_ENGINE_SRCS),,$(RT_LDLIBS)))
+$(eval $(call unit_test,test_rt_engine,tests/router/test_rt_engine.c $(RT_ENGINE_SRCS),$(RT_LIBS),$(RT_LDLIBS)))
