@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -562,9 +563,9 @@ static int link_metrics_cb(const struct rt_link *l, void *arg)
 
 static void metrics_get(struct ctx *c)
 {
-	static const char *const cnames[] = {"rx_packets",  "rx_bytes",     "forwarded",
-	                                     "punted",      "injected",     "icmp_sent",
-	                                     "arp_nd_sent", "local_replies"};
+	static const char *const cnames[] = {"rx_packets",  "rx_bytes",      "forwarded",
+	                                     "punted",      "injected",      "icmp_sent",
+	                                     "arp_nd_sent", "local_replies", "consumed"};
 	struct route_count rc = {{{0}}};
 	struct rt_stats *per, sum;
 	struct sbuf b;
@@ -587,13 +588,13 @@ static void metrics_get(struct ctx *c)
 	          "nmbox_routes{family=\"inet6\",protocol=\"kernel\"} %llu\n",
 	          (unsigned long long)rt_generation(c->a->rt), rc.n[0][0], rc.n[0][1], rc.n[1][0],
 	          rc.n[1][1]);
-	for (k = 0; k < 8; k++) {
+	for (k = 0; k < 9; k++) {
 		sb_printf(&b, "# TYPE nmbox_%s_total counter\n", cnames[k]);
 		for (i = 0; i < n; i++) {
-			const uint64_t v[] = {per[i].rx_packets,  per[i].rx_bytes,
-			                      per[i].forwarded,   per[i].punted,
-			                      per[i].injected,    per[i].icmp_sent,
-			                      per[i].arp_nd_sent, per[i].local_replies};
+			const uint64_t v[] = {
+			    per[i].rx_packets,  per[i].rx_bytes,      per[i].forwarded,
+			    per[i].punted,      per[i].injected,      per[i].icmp_sent,
+			    per[i].arp_nd_sent, per[i].local_replies, per[i].consumed};
 
 			sb_printf(&b, "nmbox_%s_total{worker=\"%d\"} %llu\n", cnames[k], i,
 			          (unsigned long long)v[k]);
@@ -906,6 +907,52 @@ fail:
 	return rc;
 }
 
+/* Binds the TCP listener ourselves: evhttp's getaddrinfo (AI_ADDRCONFIG) refuses 127.0.0.1
+ * in a namespace whose only IPv4 address is on lo. */
+static int open_tcp(struct api *a, char *err, size_t errlen)
+{
+	const struct api_conf *c = &a->conf;
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	uint8_t addr[16];
+	int fam = api_addr_parse(c->tcp_host, addr), fd, one = 1, rc;
+
+	if (fam == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(c->tcp_port);
+		memcpy(&sin->sin_addr, addr, 4);
+		sl = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(c->tcp_port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		sl = sizeof(*sin6);
+	}
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fam == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) || listen(fd, 128))
+		goto fail;
+	if (evhttp_accept_socket(a->tcp_front.http, fd)) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	rc = -errno;
+	snprintf(err, errlen, "api.tcp: %s:%u: %s", c->tcp_host, c->tcp_port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static struct evhttp *new_http(struct api *a, struct front *f, int tcp)
 {
 	struct evhttp *h = evhttp_new(a->base);
@@ -1023,13 +1070,9 @@ struct api *api_start(struct rt *rt, const json_t *api_cfg, const char *config_p
 	if (a->conf.tcp_port) {
 		if (!new_http(a, &a->tcp_front, 1))
 			goto fail;
-		if (!evhttp_bind_socket_with_handle(a->tcp_front.http, a->conf.tcp_host,
-		                                    a->conf.tcp_port)) {
-			rc = -EADDRINUSE;
-			snprintf(err, errlen, "api.tcp: cannot listen on %s:%u (in use?)",
-			         a->conf.tcp_host, a->conf.tcp_port);
+		rc = open_tcp(a, err, errlen);
+		if (rc)
 			goto fail;
-		}
 	}
 	if (!a->unix_front.http && !a->tcp_front.http) {
 		rc = -EINVAL;

@@ -18,3 +18,5 @@ bin/tests/nmapi-fakert: $(call objs,api/tests/fakert.c) lib/libnmapi.a
 	$(CC) $(CFLAGS) -o $@ $^ $(API_LDLIBS)
 
 $(eval $(call unit_test,api_unit,tests/api/api_unit.c api/api_parse.c api/api_conf.c,,-ljansson))
+
+INTEG_TESTS += tests/api/test_api.py
