@@ -8,3 +8,10 @@ RT_LDLIBS := -lurcu-qsbr -lpthread
 RT_LIBS := lib/liblpm
 
 $(eval $(call unit_test,test_rt_engine,tests/router/test_rt_engine.c $(RT_ENGINE_SRCS),$(RT_LIBS),$(RT_LDLIBS)))
+
+RT_BIN_SRCS := router/nmrouter.c router/rt_io.c $(RT_ENGINE_SRCS)
+BINS += bin/nmrouter
+
+bin/nmrouter: $(call objs,$(RT_BIN_SRCS)) lib/libnmapi.a lib/liblpm.a lib/libnmsys.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(RT_LDLIBS) $(API_LDLIBS) $(SYS_LIBS)

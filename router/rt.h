@@ -203,6 +203,7 @@ struct rt {
 	struct rt_worker *workers[RT_MAX_WORKERS];
 	/* filled by the I/O layer for rt_link_walk (NULL: zero counters) */
 	void (*link_stats)(struct rt *rt, unsigned port, struct rt_link *l);
+	void *io_priv;
 };
 
 /* internal route protocol for our own /32 and /128 (not listed by rt_route_walk) */

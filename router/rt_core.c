@@ -806,10 +806,11 @@ int rt_neigh_add(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 	return 0;
 }
 
+/* An empty dev means "on any port" (the first live entry found). */
 int rt_neigh_del(struct rt *rt, const struct rt_neigh *nb, char *err, size_t errlen)
 {
 	int fam = nb->family;
-	int port = rt_port_by_name(rt, nb->dev);
+	int port = nb->dev[0] ? rt_port_by_name(rt, nb->dev) : 0;
 	if (fam != AF_INET && fam != AF_INET6) {
 		seterr(err, errlen, "neighbor: family must be inet or inet6");
 		return -EINVAL;
@@ -822,10 +823,16 @@ int rt_neigh_del(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 	memcpy(a, nb->dst, alen(fam));
 	pthread_mutex_lock(&rt->neigh_lock);
 	int i = rt_neigh_find(rt, fam, a, (unsigned)port);
+	for (unsigned p = 0; !nb->dev[0] && p < rt->nports; p++) {
+		i = rt_neigh_find(rt, fam, a, p);
+		if (i >= 0 && rt->neigh[i].state != RT_NUD_NONE)
+			break;
+	}
 	if (i < 0 || rt->neigh[i].state == RT_NUD_NONE) {
 		pthread_mutex_unlock(&rt->neigh_lock);
 		char b[INET6_ADDRSTRLEN];
-		seterr(err, errlen, "neighbor %s dev %s: no such entry", afmt(fam, a, b), nb->dev);
+		seterr(err, errlen, "neighbor %s dev %s: no such entry", afmt(fam, a, b),
+		       nb->dev[0] ? nb->dev : "(any)");
 		return -ENOENT;
 	}
 	struct rt_neigh_ent *e = &rt->neigh[i];
