@@ -349,10 +349,12 @@ static int do_live(const struct cfg *g, struct counters *c)
 		        lv.mask + 1, lv.mask ? "s" : "");
 	double t0 = now_s(), tlast = t0;
 	struct counters last = *c;
-	/* Each BPF_PROG_RUN call sets up a page pool: make calls long (~20-50 ms). */
+	/* Each BPF_PROG_RUN call costs ~25 ms of setup and teardown (page pool, an RCU
+	 * grace period), so calls must be long: pacing with -R is coarse, in bursts of at
+	 * least 64k frames at full speed followed by a pause. */
 	uint32_t chunk = 1u << 17;
-	if (g->rate > 0 && chunk > g->rate / 1000 + 1)
-		chunk = (uint32_t)(g->rate / 1000) + 1;
+	if (g->rate > 0 && chunk > g->rate / 10)
+		chunk = g->rate / 10 < 65536 ? 65536 : (uint32_t)(g->rate / 10);
 	while (!stop && (!g->count || c->pkts < g->count)) {
 		if (g->duration > 0 && now_s() - t0 >= g->duration)
 			break;
@@ -360,6 +362,8 @@ static int do_live(const struct cfg *g, struct counters *c)
 		if (g->count && k > g->count - c->pkts)
 			k = (uint32_t)(g->count - c->pkts);
 		rc = xdp_live_send(&lv, k);
+		if (rc == -EINTR || (rc && stop))
+			break; /* a signal cut the run short: a normal stop */
 		if (rc) {
 			fprintf(stderr, "pkt-gen: %s: BPF_PROG_RUN: %s\n", g->spec, strerror(-rc));
 			xdp_live_close(&lv);
