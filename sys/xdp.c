@@ -356,8 +356,17 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		          strerror(-rc));
 		goto fail;
 	}
-	snprintf(p->mode, sizeof(p->mode), "%s", chosen);
 	rp->fd = xsk_socket__fd(x->xsk);
+	/* A socket that joins a shared UMEM inherits the bind mode of the UMEM's first
+	 * socket, whatever it asked for: ask the kernel what it really is. */
+	struct xdp_options xo = {0};
+	socklen_t xol = sizeof(xo);
+	if (getsockopt(rp->fd, SOL_XDP, XDP_OPTIONS, &xo, &xol) == 0)
+		snprintf(p->mode, sizeof(p->mode), "AF_XDP %s %s",
+		         strstr(chosen, "native") ? "native" : "generic",
+		         (xo.flags & XDP_OPTIONS_ZEROCOPY) ? "zero-copy" : "copy");
+	else
+		snprintf(p->mode, sizeof(p->mode), "%s", chosen);
 	int budget = 256;
 	setsockopt(rp->fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget));
 
