@@ -1,13 +1,12 @@
 """API integration tests: the JSON control API and nmctl against a running router.
 
 The router runs in a network namespace this test creates (ports p1/p2 are veth ends whose
-peers sit in two more namespaces), with a config written here. It is bin/nmrouter; the
-development stand-in bin/tests/nmapi-fakert (rt_ctl.h on arrays) is used only when
-NMAPI_SERVER=fakert is set. The API listens on a Unix socket in a temporary directory and on
+peers sit in two more namespaces), with a config written here. It is the real bin/nmrouter;
+the development stand-in bin/tests/nmapi-fakert (rt_ctl.h on arrays) is used only when
+NMAPI_SERVER=fakert is set by hand. The API listens on a Unix socket in a temporary directory and on
 127.0.0.1 inside the router's namespace (reached by creating the socket in that namespace).
 
-Knobs: NMAPI_STRESS_SECS (default 10) for the 32-client test; NMAPI_SERVER=nmrouter|fakert
-(default: nmrouter, or the stand-in while bin/nmrouter does not exist yet).
+Knobs: NMAPI_STRESS_SECS (default 10) for the 32-client test; NMAPI_SERVER=fakert.
 """
 
 import ctypes
@@ -42,15 +41,9 @@ def cannot_run(why):
 
 
 def server_binary():
-    fake = os.path.join(TOP, "bin", "tests", "nmapi-fakert")
-    real = os.path.join(TOP, "bin", "nmrouter")
-    want = os.environ.get("NMAPI_SERVER", "auto")
-    if want == "fakert":
-        return fake
-    if want == "auto" and not os.path.exists(real):
-        print("NOTE: bin/nmrouter not built yet; testing against the stand-in nmapi-fakert")
-        return fake
-    return real
+    if os.environ.get("NMAPI_SERVER", "nmrouter") == "fakert":
+        return os.path.join(TOP, "bin", "tests", "nmapi-fakert")
+    return os.path.join(TOP, "bin", "nmrouter")
 
 
 # ---------------------------------------------------------------- HTTP clients
