@@ -25,7 +25,7 @@ LDFLAGS :=
 
 PKGS := build-essential pkg-config clang llvm libbpf-dev libxdp-dev xdp-tools libevent-dev \
         libjansson-dev liburcu-dev libpcap-dev libcmocka-dev python3-scapy python3-pytest \
-        python3-pyasn iproute2 iputils-ping netcat-openbsd ethtool procps
+        python3-pyasn iproute2 iputils-ping netcat-openbsd ethtool procps bc
 BENCH_PKGS :=
 BINS :=
 UNIT_TESTS :=
@@ -95,7 +95,7 @@ test: deps
 
 demo: deps
 	$(MAKE) all
-	tests/demo.sh
+	tools/demo.sh
 
 bench: bench-deps
 	$(MAKE) all
