@@ -15,3 +15,5 @@ BINS += bin/nmrouter
 bin/nmrouter: $(call objs,$(RT_BIN_SRCS)) lib/libnmapi.a lib/liblpm.a lib/libnmsys.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(RT_LDLIBS) $(API_LDLIBS) $(SYS_LIBS)
+
+INTEG_TESTS += tests/router/config.sh tests/router/test_forwarding.py tests/router/test_icmp_drops.py
