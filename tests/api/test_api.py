@@ -32,6 +32,8 @@ TOKEN = "t0ken-for-tests"
 TCP_PORT = 18480
 CI = os.environ.get("CI") == "true"
 TABLE = "/usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz"
+# the route the traffic tests send over; every table a test PUTs keeps it unchanged
+KEEP = {"dst": "10.200.0.0/16", "gateway": "10.81.2.2", "dev": "p2"}
 
 
 def cannot_run(why):
@@ -385,7 +387,7 @@ def test_routes_put_dry_run_and_replace(rt):
     """PUT ?dry_run=1 reports adds/dels and changes nothing; PUT replaces all static routes."""
     before = state(rt)
     table = [{"dst": "10.82.0.0/16", "gateway": "10.81.2.2", "dev": "p2"},
-             {"dst": "10.83.0.0/16", "gateway": "10.81.1.2", "dev": "p1"}]
+             {"dst": "10.83.0.0/16", "gateway": "10.81.1.2", "dev": "p1"}, KEEP]
     st, j = rt.call("PUT", "/v1/routes?dry_run=1", table)
     assert st == 200 and j["dry_run"] is True
     assert j["adds"] == 1 and j["dels"] == 1  # fd82::/32 would go, 10.83/16 would come
@@ -394,13 +396,13 @@ def test_routes_put_dry_run_and_replace(rt):
     assert st == 200 and j["generation"] == before[0] + 1
     assert [r["dst"] for r in rt.get("/v1/routes?protocol=static")[1]] != []
     dsts = sorted(r["dst"] for r in rt.get("/v1/routes?protocol=static")[1])
-    assert dsts == ["10.82.0.0/16", "10.83.0.0/16"]
+    assert dsts == ["10.200.0.0/16", "10.82.0.0/16", "10.83.0.0/16"]
     # connected routes survive a replace
     assert rt.get("/v1/routes?protocol=kernel")[1]
     # put the config's table back
     st, j = rt.call("PUT", "/v1/routes", [
         {"dst": "10.82.0.0/16", "gateway": "10.81.2.2", "dev": "p2"},
-        {"dst": "fd82::/32", "gateway": "fd81:2::2", "dev": "p2"}])
+        {"dst": "fd82::/32", "gateway": "fd81:2::2", "dev": "p2"}, KEEP])
     assert st == 200
 
 
@@ -764,7 +766,7 @@ def test_nmctl(rt):
     with open(f, "w") as fh:
         json.dump([{"dst": "10.82.0.0/16", "gateway": "10.81.2.2", "dev": "p2"},
                    {"dst": "fd82::/32", "gateway": "fd81:2::2", "dev": "p2"},
-                   {"dst": "10.99.0.0/16", "gateway": "10.81.1.2", "dev": "p1"}], fh)
+                   {"dst": "10.99.0.0/16", "gateway": "10.81.1.2", "dev": "p1"}, KEEP], fh)
     out = rt.nmctl("route", "replace", "-f", f, "--dry-run").stdout
     assert "1 added, 0 removed" in out
     assert "10.99.0.0/16" not in rt.nmctl("route", "show").stdout
@@ -808,7 +810,7 @@ def test_full_table_put(rt):
     if not os.path.exists(TABLE):
         cannot_run(f"{TABLE} missing (python3-pyasn)")
     rows = full_table()
-    keep = {"dst": "10.200.0.0/16", "gateway": "10.81.2.2", "dev": "p2"}
+    keep = KEEP
     st, _ = rt.call("PUT", "/v1/routes", [keep])
     assert st == 200
     body = json.dumps(rows + [keep]).encode()
