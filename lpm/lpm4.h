@@ -117,23 +117,31 @@ static inline uint32_t lpm4_lookup(const struct lpm4 *t, uint32_t addr)
 }
 
 /* lpm4_lookup_bulk - nh[i] = lpm4_lookup(t, addrs[i]) for i < n, addresses in host byte
- * order. Loads all direct entries of a group before walking any subtree, so that the cache
- * misses of a burst overlap. */
+ * order. Works on groups of 64: first every direct entry, all loads independent so their
+ * cache misses overlap; leaves answer at once and the others are queued without a branch
+ * (a leaf/subtree branch mispredicts on random keys); then the queued ones walk their
+ * subtrees. */
 static inline void lpm4_lookup_bulk(const struct lpm4 *t, const uint32_t *addrs, uint32_t *nh,
                                     unsigned n)
 {
 	const uint64_t *d = (const uint64_t *)__atomic_load_n(&t->direct, __ATOMIC_ACQUIRE);
-	unsigned i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t e[8];
-		for (unsigned j = 0; j < 8; j++)
-			e[j] = lpm_load_entry_(&d[addrs[i + j] >> (32 - LPM4_DIRECT_BITS)]);
-		for (unsigned j = 0; j < 8; j++)
-			nh[i + j] = lpm4_lookup_entry_(e[j], addrs[i + j]);
+	uint64_t ent[64];
+	uint8_t idx[64];
+
+	for (unsigned base = 0; base < n; base += 64) {
+		unsigned cnt = n - base < 64 ? n - base : 64, m = 0;
+		const uint32_t *a = addrs + base;
+		uint32_t *out = nh + base;
+		for (unsigned i = 0; i < cnt; i++) {
+			uint64_t e = lpm_load_entry_(&d[a[i] >> (32 - LPM4_DIRECT_BITS)]);
+			out[i] = (uint32_t)(e >> 1);
+			ent[m] = e;
+			idx[m] = (uint8_t)i;
+			m += !(e & 1);
+		}
+		for (unsigned j = 0; j < m; j++)
+			out[idx[j]] = lpm4_lookup_entry_(ent[j], a[idx[j]]);
 	}
-	for (; i < n; i++)
-		nh[i] = lpm4_lookup_entry_(lpm_load_entry_(&d[addrs[i] >> (32 - LPM4_DIRECT_BITS)]),
-		                           addrs[i]);
 }
 
 #endif

@@ -80,22 +80,29 @@ static inline uint32_t lpm6_lookup(const struct lpm6 *t, const uint8_t addr[16])
 	return lpm6_lookup_entry_(lpm_load_entry_(lpm6_direct_slot_(d, addr)), addr);
 }
 
-/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n. */
+/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n; groups of 64 as
+ * lpm4_lookup_bulk(). */
 static inline void lpm6_lookup_bulk(const struct lpm6 *t, const uint8_t (*addrs)[16], uint32_t *nh,
                                     unsigned n)
 {
 	const uint64_t *d = (const uint64_t *)__atomic_load_n(&t->direct, __ATOMIC_ACQUIRE);
-	unsigned i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t e[8];
-		for (unsigned j = 0; j < 8; j++)
-			e[j] = lpm_load_entry_(lpm6_direct_slot_(d, addrs[i + j]));
-		for (unsigned j = 0; j < 8; j++)
-			nh[i + j] = lpm6_lookup_entry_(e[j], addrs[i + j]);
+	uint64_t ent[64];
+	uint8_t idx[64];
+
+	for (unsigned base = 0; base < n; base += 64) {
+		unsigned cnt = n - base < 64 ? n - base : 64, m = 0;
+		const uint8_t(*a)[16] = addrs + base;
+		uint32_t *out = nh + base;
+		for (unsigned i = 0; i < cnt; i++) {
+			uint64_t e = lpm_load_entry_(lpm6_direct_slot_(d, a[i]));
+			out[i] = (uint32_t)(e >> 1);
+			ent[m] = e;
+			idx[m] = (uint8_t)i;
+			m += !(e & 1);
+		}
+		for (unsigned j = 0; j < m; j++)
+			out[idx[j]] = lpm6_lookup_entry_(ent[j], a[idx[j]]);
 	}
-	for (; i < n; i++)
-		nh[i] =
-		    lpm6_lookup_entry_(lpm_load_entry_(lpm6_direct_slot_(d, addrs[i])), addrs[i]);
 }
 
 #endif
