@@ -2,8 +2,10 @@
 """l2io.py — send or capture raw Ethernet frames with scapy, for tests run inside a netns.
 
   l2io.py send IFACE FRAMES.json        send each hex frame once (sendp)
-  l2io.py sniff IFACE OUT.json SECS [N]  capture frames received on IFACE for SECS or until N
-                                        arrived (prints "ready" once bound), write hex frames
+  l2io.py sniff IFACE OUT.json SECS [N [SRCMAC]]
+                                        capture frames received on IFACE (only from SRCMAC if
+                                        given) for SECS or until N arrived (prints "ready" once
+                                        bound), write hex frames
 
 Runs under Debian's /usr/bin/python3 (python3-scapy)."""
 import json
@@ -28,6 +30,7 @@ def main():
     if cmd == "sniff":
         out, secs = sys.argv[3], float(sys.argv[4])
         want = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+        src = bytes.fromhex(sys.argv[6].replace(":", "")) if len(sys.argv) > 6 else None
         sock = conf.L2listen(iface=iface)  # bound when constructed
         print("ready", flush=True)
         got = []
@@ -36,7 +39,7 @@ def main():
             r, _, _ = select.select([sock], [], [], 0.1)
             if r:
                 p = sock.recv()
-                if p is not None:
+                if p is not None and (src is None or bytes(p)[6:12] == src):
                     got.append(bytes(p).hex())
         sock.close()
         json.dump(got, open(out, "w"))

@@ -110,7 +110,8 @@ def test_frames_byte_for_byte(lab, src, dst):
     fin = os.path.join(lab.tmp, f"frames-{src}.json")
     fout = os.path.join(lab.tmp, f"got-{dst}.json")
     json.dump([f.hex() for f in frames], open(fin, "w"))
-    snf = lab.start(dst, [PY, L2IO, "sniff", dif, fout, "15", str(len(frames))],
+    snf = lab.start(dst, [PY, L2IO, "sniff", dif, fout, "15", str(len(frames)),
+                               "02:aa:00:00:00:01"],
                     os.path.join(lab.tmp, f"sniff-{dst}.log"))
     wait_for(lambda: log_has(snf.log, "ready"), 15, "sniffer ready")
     lab.run(src, [PY, L2IO, "send", sif, fin])
