@@ -87,6 +87,7 @@ struct nm_ringpair {
 	void *priv;
 	uint32_t rx_hwcur, tx_hwcur; /* where the backend saw head at the last sync */
 	struct nmport_ring_stats st;
+	uint64_t kernel_drops; /* AF_PACKET drops summed by nmport_stats (it resets them) */
 };
 
 struct nmport {

@@ -18,6 +18,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
+#include <linux/if_packet.h>
+#include <linux/if_xdp.h>
 #include "nm_internal.h"
 
 static __thread char errbuf[NMPORT_ERRLEN];
@@ -332,6 +334,33 @@ int nmport_same_pool(const struct nmport *a, const struct nmport *b)
 	return a && b && a->pool && a->pool == b->pool;
 }
 
+/*
+ * Frames the kernel dropped before they reached an RX ring: AF_XDP counts them per socket
+ * (no fill buffer, RX ring full) and never resets; AF_PACKET resets on every read, so the
+ * reads are summed in the ring pair (only the stats caller reads them).
+ */
+static uint64_t kernel_rx_drops(const struct nm_ringpair *rp)
+{
+	if (rp->fd < 0)
+		return 0;
+	if (rp->backend == NM_BE_XDP) {
+		struct xdp_statistics xs;
+		socklen_t len = sizeof(xs);
+		if (getsockopt(rp->fd, SOL_XDP, XDP_STATISTICS, &xs, &len))
+			return 0;
+		return xs.rx_dropped + xs.rx_ring_full;
+	}
+	if (rp->backend == NM_BE_PACKET) {
+		struct tpacket_stats_v3 ps;
+		socklen_t len = sizeof(ps);
+		uint64_t *acc = (uint64_t *)&rp->kernel_drops;
+		if (getsockopt(rp->fd, SOL_PACKET, PACKET_STATISTICS, &ps, &len) == 0)
+			*acc += ps.tp_drops;
+		return *acc;
+	}
+	return 0;
+}
+
 void nmport_stats(const struct nmport *p, struct nmport_ring_stats *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -344,7 +373,7 @@ void nmport_stats(const struct nmport *p, struct nmport_ring_stats *out)
 		out->rx_copies += s->rx_copies;
 		out->tx_copies += s->tx_copies;
 		out->tx_kicks += s->tx_kicks;
-		out->rx_dropped += s->rx_dropped;
+		out->rx_dropped += s->rx_dropped + kernel_rx_drops(&p->ring[i]);
 		out->tx_errors += s->tx_errors;
 	}
 }

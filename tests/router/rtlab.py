@@ -48,8 +48,8 @@ def run(*cmd, check=True, **kw):
     return subprocess.run(list(cmd), check=check, capture_output=True, text=True, **kw)
 
 
-def wait_for(secs, fn, what):
-    """Polls fn() every 20 ms until it returns a true value; fails after secs."""
+def wait_for(secs, fn, what, poll=0.02):
+    """Polls fn() every `poll` seconds until it returns a true value; fails after secs."""
     deadline = time.monotonic() + secs
     while True:
         v = fn()
@@ -57,7 +57,7 @@ def wait_for(secs, fn, what):
             return v
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {secs}s waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(poll)
 
 
 @contextlib.contextmanager
