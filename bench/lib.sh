@@ -1,0 +1,56 @@
+# bench/lib.sh — what every benchmark script shares (source it after tests/lib.sh).
+#
+#   bench_init NAME      results go to bench/results/NAME.json; takes the benchmark lock
+#   median V...          the median of the values (odd or even count)
+#   row SYS METRIC VAL UNIT   records one result row {"system","metric","value","unit"}
+#   ratio A B            A / B with two decimals ("n/a" if B is 0 or missing)
+#   bench_write          writes the recorded rows as a JSON array (called on success)
+#
+# Only one benchmark (or benchmark-heavy helper) runs at a time on this 2-core VM: every
+# script takes an exclusive flock on /tmp/nmbox-bench.lock for its whole run.
+# CPU placement is the caller's: CPU_GEN / CPU_APP (defaults 0 / 1) are exported here so that
+# every script pins the same way (generator and its NAPI work on CPU_GEN, the system under
+# test on CPU_APP).
+CPU_GEN=${CPU_GEN:-0}
+CPU_APP=${CPU_APP:-1}
+RUNS=${RUNS:-3}
+_bench_rows=()
+
+bench_init() {
+	BENCH_NAME=$1
+	BENCH_OUT=$TOP/bench/results/$1.json
+	mkdir -p "$TOP/bench/results"
+	exec 9>/tmp/nmbox-bench.lock
+	if ! flock -n 9; then
+		echo "bench: waiting for another benchmark to finish (/tmp/nmbox-bench.lock)" >&2
+		flock 9
+	fi
+}
+
+median() {
+	printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {
+		if (NR == 0) { print "n/a"; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+ratio() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "n/a") print "n/a";
+		else printf "%.2f\n", a / b }'
+}
+
+row() { # system metric value unit
+	_bench_rows+=("$(printf '{"system": "%s", "metric": "%s", "value": %s, "unit": "%s"}' \
+		"$1" "$2" "$([ "$3" = n/a ] && echo null || echo "$3")" "$4")")
+}
+
+bench_write() {
+	local i n=${#_bench_rows[@]}
+	{
+		echo "["
+		for i in "${!_bench_rows[@]}"; do
+			printf ' %s%s\n' "${_bench_rows[$i]}" "$([ "$i" -lt $((n - 1)) ] && echo ,)"
+		done
+		echo "]"
+	} >"$BENCH_OUT.tmp" && mv "$BENCH_OUT.tmp" "$BENCH_OUT"
+	echo "bench: $n rows written to ${BENCH_OUT#"$TOP"/}"
+}
