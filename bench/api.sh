@@ -11,19 +11,20 @@
 #   parse_ms / apply_ms  the server's split of put_full_s (JSON -> routes, router update)
 # Peer, same run: the same 512,621 routes loaded into the Linux kernel with `ip -batch` in a
 # namespace (a veth device), and the ratio.
-# Rows {"system","metric","value","unit"} go to bench/results/api.json.
+# Rows {"system","metric","value","unit"} go to bench/results/api.json (bench/lib.sh).
+# Runs under the global benchmark lock (bench_init). The router runs on CPU_APP, so does
+# `ip -batch`; the HTTP client on CPU_GEN.
 # Knobs: NMAPI_SERVER=fakert (the dev stand-in instead of bin/nmrouter), RUNS=3.
 source "$(dirname "$0")/../tests/lib.sh"
+source "$TOP/bench/lib.sh"
 nstest_init
-RUNS=${RUNS:-3}
+bench_init api
 TABLE=/usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz
 [ -r "$TABLE" ] || die "$TABLE missing (apt-get install python3-pyasn)"
 SERVER=$BIN/nmrouter
 SYSTEM=nmrouter
 if [ "${NMAPI_SERVER:-}" = fakert ]; then SERVER=$BIN/tests/nmapi-fakert; SYSTEM=nmapi-fakert; fi
 [ -x "$SERVER" ] || die "$SERVER not built (make all)"
-OUT=$TOP/bench/results/api.json
-mkdir -p "$TOP/bench/results"
 
 ns_add r
 ns_add a
@@ -37,7 +38,7 @@ cat >"$NSTEST_TMP/cfg.json" <<EOF
  "routes": [], "neighbors": [],
  "api": {"unix": "$SOCK"}}
 EOF
-bg router in_ns r "$SERVER" -c "$NSTEST_TMP/cfg.json"
+bg router in_ns r taskset -c "$CPU_APP" "$SERVER" -c "$NSTEST_TMP/cfg.json"
 wait_for 15 test -S "$SOCK" || { cat "$NSTEST_TMP/router.log"; die "API socket did not appear"; }
 
 # The tables: JSON for the API, `ip -batch` lines for the kernel.
@@ -61,8 +62,8 @@ print(f"{len(rows)} routes", file=sys.stderr)
 EOF
 
 # Times the PUTs over the Unix socket; prints "metric value" lines.
-$PY - "$SOCK" "$NSTEST_TMP" "$RUNS" >"$NSTEST_TMP/api.txt" <<'EOF'
-import http.client, json, socket, statistics, sys, time
+taskset -c "$CPU_GEN" $PY - "$SOCK" "$NSTEST_TMP" "$RUNS" >"$NSTEST_TMP/api.txt" <<'EOF'
+import http.client, json, socket, sys, time
 sock, tmp, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 class U(http.client.HTTPConnection):
     def __init__(self):
@@ -104,7 +105,7 @@ for _ in range(runs):
     t, j = put(shift)
     res["put_shift_s"].append(t)
 for k, v in res.items():
-    print(k, statistics.median(v))
+    print(k, " ".join(f"{x:.6f}" for x in v))
 print("body_mb", len(full) / 1e6)
 EOF
 [ $? -eq 0 ] || die "API benchmark failed: $(tail -5 "$NSTEST_TMP/router.log")"
@@ -120,34 +121,45 @@ kt=()
 for _ in $(seq 1 "$RUNS"); do
 	ip -n "$NS-k" route flush table main proto boot 2>/dev/null
 	t0=$(date +%s.%N)
-	ip -n "$NS-k" -batch "$NSTEST_TMP/kernel.batch" || die "ip -batch failed"
+	taskset -c "$CPU_APP" ip -n "$NS-k" -batch "$NSTEST_TMP/kernel.batch" || die "ip -batch failed"
 	t1=$(date +%s.%N)
 	kt+=("$($PY -c "print($t1 - $t0)")")
 	n=$(ip -n "$NS-k" route show proto boot | wc -l)
 	[ "$n" -eq 512621 ] || die "kernel has $n routes, want 512621"
 done
-kernel_s=$(printf '%s\n' "${kt[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p")
+kernel_s=$(median "${kt[@]}")
 
-$PY - "$NSTEST_TMP/api.txt" "$kernel_s" "$SYSTEM" "$OUT" <<'EOF'
-import json, sys
-m = dict(l.split() for l in open(sys.argv[1]))
-m = {k: float(v) for k, v in m.items()}
-kernel, system, out = float(sys.argv[2]), sys.argv[3], sys.argv[4]
-rows = [
-    {"system": system, "metric": "api_put_full_table_512621", "value": round(m["put_full_s"], 3), "unit": "s"},
-    {"system": system, "metric": "api_put_same_table", "value": round(m["put_same_s"], 3), "unit": "s"},
-    {"system": system, "metric": "api_put_all_nexthops_changed", "value": round(m["put_shift_s"], 3), "unit": "s"},
-    {"system": system, "metric": "api_parse_full_table", "value": round(m["parse_ms"], 1), "unit": "ms"},
-    {"system": system, "metric": "api_apply_full_table", "value": round(m["apply_ms"], 1), "unit": "ms"},
-    {"system": "linux-ip-batch", "metric": "load_full_table_512621", "value": round(kernel, 3), "unit": "s"},
-    {"system": f"{system}/linux", "metric": "full_table_load_speedup", "value": round(kernel / m["put_full_s"], 2), "unit": "x"},
-]
-json.dump(rows, open(out, "w"), indent=1)
-print(f"full table ({m['body_mb']:.1f} MB JSON, 512,621 routes), median of runs")
-print(f"{'system':<16} {'metric':<32} {'value':>10}")
-for r in rows:
-    print(f"{r['system']:<16} {r['metric']:<32} {r['value']:>10} {r['unit']}")
-target = "MET" if m["put_full_s"] <= 2.0 else "MISSED"
-print(f"target: full-table PUT live <= 2 s: {target} ({m['put_full_s']:.2f} s)")
-print(f"written to {out}")
-EOF
+# Medians and rows (bench/lib.sh); every run's value is printed too.
+vals() { sed -n "s/^$1 //p" "$NSTEST_TMP/api.txt"; }
+r3() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v }'; }
+put_full=$(r3 "$(median $(vals put_full_s))")
+put_same=$(r3 "$(median $(vals put_same_s))")
+put_shift=$(r3 "$(median $(vals put_shift_s))")
+parse_ms=$(awk -v v="$(median $(vals parse_ms))" 'BEGIN { printf "%.1f\n", v }')
+apply_ms=$(awk -v v="$(median $(vals apply_ms))" 'BEGIN { printf "%.1f\n", v }')
+kernel_s=$(r3 "$kernel_s")
+speedup=$(ratio "$kernel_s" "$put_full")
+row "$SYSTEM" api_put_full_table_512621 "$put_full" s
+row "$SYSTEM" api_put_same_table "$put_same" s
+row "$SYSTEM" api_put_all_nexthops_changed "$put_shift" s
+row "$SYSTEM" api_parse_full_table "$parse_ms" ms
+row "$SYSTEM" api_apply_full_table "$apply_ms" ms
+row linux-ip-batch load_full_table_512621 "$kernel_s" s
+row "$SYSTEM/linux" full_table_load_speedup "$speedup" x
+
+body_mb=$(vals body_mb)
+echo "full-table load, 512,621 routes ($(printf '%.1f' "$body_mb") MB JSON), median of $RUNS runs"
+printf '%-16s %-32s %10s  %s\n' system metric median "runs"
+printf '%-16s %-32s %10s  %s\n' "$SYSTEM" "PUT full table (request->live)" "$put_full s" "$(vals put_full_s | xargs)"
+printf '%-16s %-32s %10s  %s\n' "$SYSTEM" "PUT same table (no change)" "$put_same s" "$(vals put_same_s | xargs)"
+printf '%-16s %-32s %10s  %s\n' "$SYSTEM" "PUT all next hops changed" "$put_shift s" "$(vals put_shift_s | xargs)"
+printf '%-16s %-32s %10s\n' "$SYSTEM" "  of which parse" "$parse_ms ms"
+printf '%-16s %-32s %10s\n' "$SYSTEM" "  of which apply" "$apply_ms ms"
+printf '%-16s %-32s %10s  %s\n' linux-ip-batch "ip -batch, same routes" "$kernel_s s" "$(printf '%s ' "${kt[@]}")"
+echo "ratio: ip -batch / API PUT = ${speedup}x (the API loads the table ${speedup} times as fast)"
+if awk -v v="$put_full" 'BEGIN { exit !(v <= 2.0) }'; then
+	echo "target: full-table PUT live <= 2 s: MET ($put_full s)"
+else
+	echo "target: full-table PUT live <= 2 s: MISSED ($put_full s)"
+fi
+bench_write
