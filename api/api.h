@@ -11,9 +11,10 @@
  *   "mode":       the socket's permission bits as an octal string, default "0660".
  *   "group":      group name owning the socket; default the process's group (root for a
  *                 router started as root). The owner is always the process's user.
- *   "tcp":        "127.0.0.1:PORT" (or "[::1]:PORT"); off unless given. Requires a token.
+ *   "tcp":        "127.0.0.1:PORT" (or "[::1]:PORT"); off unless given. Loopback only
+ *                 (the token travels in clear text). Requires a token.
  *   "token":      bearer token for TCP clients ("Authorization: Bearer TOKEN"), or
- *   "token_file": a file whose first line is the token.
+ *   "token_file": a file whose first line is the token ("token" wins if both are set).
  *   "timeout":    seconds of per-connection read/write inactivity before it is closed (10).
  *   "max_body":   largest accepted request body in bytes (64 MiB; 413 above).
  *

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,10 +73,22 @@ static int parse_tcp(const char *s, struct api_conf *c, char *err, size_t errlen
 	}
 	c->tcp_host[hl] = 0;
 	{
+		static const uint8_t v6lo[16] = {[15] = 1};
 		uint8_t a[16];
+		int fam = api_addr_parse(c->tcp_host, a);
 
-		if (!api_addr_parse(c->tcp_host, a))
+		if (!fam)
 			goto bad;
+		/* The token travels in clear text: loopback only (an ssh tunnel or a TLS proxy
+		 * is the way in from elsewhere). */
+		if (fam == AF_INET ? a[0] != 127 : memcmp(a, v6lo, 16)) {
+			snprintf(
+			    err, errlen,
+			    "api.tcp: \"%s\": only loopback (127.0.0.0/8 or [::1]) is allowed; "
+			    "reach it from elsewhere through ssh -L or a TLS proxy",
+			    s);
+			return -EINVAL;
+		}
 	}
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);

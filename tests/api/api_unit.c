@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,6 +417,10 @@ static void test_conf(void)
 	    {"{\"tcp\":\"127.0.0.1\",\"token\":\"t\"}", "want ADDRESS:PORT"}, /* no port */
 	    {"{\"tcp\":\"127.0.0.1:99999\",\"token\":\"t\"}", "want ADDRESS:PORT"}, /* bad port */
 	    {"{\"tcp\":\"localhost:80\",\"token\":\"t\"}", "want ADDRESS:PORT"},    /* a name */
+	    {"{\"tcp\":\"0.0.0.0:8080\",\"token\":\"t\"}", "only loopback"},        /* wildcard */
+	    {"{\"tcp\":\"10.0.0.1:8080\",\"token\":\"t\"}", "only loopback"},       /* not lo */
+	    {"{\"tcp\":\"[::]:8080\",\"token\":\"t\"}", "only loopback"},           /* v6 any */
+	    {"{\"tcp\":\"127.0.0.2:8080\",\"token\":\"t\"}", NULL},                 /* 127/8 */
 	    {"{\"mode\":\"rw\"}", "api.mode"},                                      /* not octal */
 	    {"{\"mode\":660}", "api.mode: expected a string"},                      /* wrong type */
 	    {"{\"timeout\":0}", "api.timeout"},                          /* zero timeout */
@@ -436,6 +441,38 @@ static void test_conf(void)
 			CHECK(rc && strstr(err, v[i].err), "case %zu: \"%s\" lacks \"%s\"", i, err,
 			      v[i].err);
 		json_decref(j);
+	}
+	/* the token from a file: first line, without its newline; "token" wins over it */
+	{
+		char path[] = "/tmp/nmapi-tok.XXXXXX", err[300] = "";
+		int fd = mkstemp(path);
+		struct api_conf c;
+		char js[200];
+		json_t *j;
+
+		CHECK(fd >= 0 && write(fd, "s3cret\nsecond line\n", 19) == 19, "token file");
+		close(fd);
+		snprintf(js, sizeof(js), "{\"tcp\":\"127.0.0.1:8080\",\"token_file\":\"%s\"}",
+		         path);
+		j = json_loads(js, 0, NULL);
+		CHECK(!api_conf_parse(j, &c, err, sizeof(err)) && !strcmp(c.token, "s3cret") &&
+		          c.tcp_port == 8080,
+		      "token_file: %s / \"%s\"", err, c.token);
+		json_decref(j);
+		snprintf(js, sizeof(js), "{\"token\":\"inline\",\"token_file\":\"%s\"}", path);
+		j = json_loads(js, 0, NULL);
+		CHECK(!api_conf_parse(j, &c, err, sizeof(err)) && !strcmp(c.token, "inline"),
+		      "token over token_file: %s", err);
+		json_decref(j);
+		fd = open(path, O_WRONLY | O_TRUNC);
+		close(fd);
+		snprintf(js, sizeof(js), "{\"tcp\":\"127.0.0.1:8080\",\"token_file\":\"%s\"}",
+		         path);
+		j = json_loads(js, 0, NULL);
+		CHECK(api_conf_parse(j, &c, err, sizeof(err)) && strstr(err, "empty"),
+		      "empty token file: %s", err);
+		json_decref(j);
+		unlink(path);
 	}
 	/* defaults as documented */
 	{
