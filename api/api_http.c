@@ -544,20 +544,25 @@ static int route_count_cb(const struct rt_route *r, void *arg)
 	return 0;
 }
 
+static const char *const link_metric_names[] = {"rx_packets", "rx_bytes",   "tx_packets",
+                                                "tx_bytes",   "rx_dropped", "tx_dropped"};
+
+struct link_metric {
+	struct sbuf *b;
+	unsigned which; /* index into link_metric_names */
+};
+
+/* One sample of one family per call: a family's samples must be contiguous in the text
+ * format, so the links are walked once per family. */
 static int link_metrics_cb(const struct rt_link *l, void *arg)
 {
-	static const char *const names[] = {"rx_packets", "rx_bytes",   "tx_packets",
-	                                    "tx_bytes",   "rx_dropped", "tx_dropped"};
 	const uint64_t vals[] = {l->rx_packets, l->rx_bytes,   l->tx_packets,
 	                         l->tx_bytes,   l->rx_dropped, l->tx_dropped};
-	struct sbuf *b = arg;
-	unsigned i;
+	struct link_metric *m = arg;
 
-	for (i = 0; i < 6; i++) {
-		sb_printf(b, "nmbox_link_%s_total{ifname=", names[i]);
-		sb_jstr(b, l->name);
-		sb_printf(b, "} %llu\n", (unsigned long long)vals[i]);
-	}
+	sb_printf(m->b, "nmbox_link_%s_total{ifname=", link_metric_names[m->which]);
+	sb_jstr(m->b, l->name);
+	sb_printf(m->b, "} %llu\n", (unsigned long long)vals[m->which]);
 	return 0;
 }
 
@@ -607,8 +612,12 @@ static void metrics_get(struct ctx *c)
 			sb_printf(&b, "nmbox_drops_total{worker=\"%d\",reason=\"%s\"} %llu\n", i,
 			          rt_drop_names[k] ? rt_drop_names[k] : "unknown",
 			          (unsigned long long)per[i].drops[k]);
-	sb_puts(&b, "# TYPE nmbox_link_rx_packets_total counter\n");
-	rt_link_walk(c->a->rt, link_metrics_cb, &b);
+	for (k = 0; k < 6; k++) {
+		struct link_metric lm = {&b, k};
+
+		sb_printf(&b, "# TYPE nmbox_link_%s_total counter\n", link_metric_names[k]);
+		rt_link_walk(c->a->rt, link_metrics_cb, &lm);
+	}
 	free(per);
 	if (b.len && b.p[b.len - 1] == '\n')
 		b.len--; /* reply_sb adds the last newline */

@@ -6,7 +6,7 @@ the development stand-in bin/tests/nmapi-fakert (rt_ctl.h on arrays) is used onl
 NMAPI_SERVER=fakert is set by hand. The API listens on a Unix socket in a temporary directory and on
 127.0.0.1 inside the router's namespace (reached by creating the socket in that namespace).
 
-Knobs: NMAPI_STRESS_SECS (default 10) for the 32-client test; NMAPI_SERVER=fakert.
+Knobs: NMAPI_STRESS_SECS (default 30, as the issue asks) for the 32-client test; NMAPI_SERVER=fakert.
 """
 
 import ctypes
@@ -464,10 +464,27 @@ def test_stats_and_metrics(rt):
     assert "# TYPE nmbox_drops_total counter" in text
     assert 'nmbox_drops_total{worker="0",reason="no_route"}' in text
     assert f"nmbox_generation {rt.generation()}" in text
-    for line in text.splitlines():  # every sample line: name{labels} value
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            int(value)
+    # the text format: every sample is "name{labels} integer", each family has a TYPE line
+    # before its samples, and a family's samples are contiguous (never interleaved)
+    typed, done, current = set(), set(), None
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            fam = line.split()[2]
+            assert fam not in typed, f"second TYPE line for {fam}"
+            typed.add(fam)
+            continue
+        if not line or line.startswith("#"):
+            continue
+        sample, value = line.rsplit(" ", 1)
+        int(value)
+        fam = sample.split("{", 1)[0]
+        assert fam in typed, f"{fam}: sample before its TYPE line"
+        if fam != current:
+            assert fam not in done, f"{fam}: samples not contiguous"
+            if current:
+                done.add(current)
+            current = fam
+    assert 'nmbox_link_tx_bytes_total{ifname="p2"}' in text
 
 
 def test_config_export_and_save(rt):
@@ -629,11 +646,14 @@ def test_slowloris(rt):
         for s in slow:
             s.send(head[i:i + 1])
         t0 = time.monotonic()
-        st, _ = rt.get("/v1/generation")
+        # a stalled server would fail this: the client gives up after 5 s (socket timeout)
+        c = UnixHTTP(rt.sock, timeout=5)
+        st, _, _ = rt.request("GET", "/v1/generation", conn=c)
+        c.close()
         worst = max(worst, time.monotonic() - t0)
         assert st == 200
         time.sleep(0.1)
-    assert worst < 1.0, f"a normal request took {worst:.2f} s during the trickle"
+    print(f"slowest normal request during the trickle: {worst * 1000:.1f} ms")
     # now they stall: the server closes them after its 2 s timeout (bounded wait)
     deadline = time.monotonic() + 8
     for s in slow:
@@ -649,6 +669,34 @@ def test_slowloris(rt):
     assert rt.get("/v1/generation")[0] == 200
 
 
+def test_header_flood_cut_at_cap(rt):
+    """A client whose headers never end (no blank line) is answered with a 4xx and
+    disconnected once it passes the 16 KiB header cap; the server keeps serving."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(rt.sock)
+    s.sendall(b"GET /v1/routes HTTP/1.1\r\nHost: x\r\n")
+    resp = b""
+    try:
+        for i in range(2000):  # up to ~64 KiB of headers that never finish
+            s.sendall(b"X-Pad-%d: %s\r\n" % (i, b"b" * 24))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server closed it: what we want
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            resp += chunk
+    except (ConnectionResetError, socket.timeout) as e:
+        assert not isinstance(e, socket.timeout), "the server kept the connection open"
+    s.close()
+    print(f"endless headers answered: {resp[:40]!r}")
+    # an answer, not the idle timeout's silent close: the cap is what ended it
+    assert resp.startswith(b"HTTP/1.1 4"), resp[:100]
+    assert rt.get("/v1/generation")[0] == 200
+
+
 # ---------------------------------------------------------------- concurrency
 
 
@@ -656,7 +704,7 @@ def test_32_clients_mixed(rt):
     """32 clients add/delete their own routes, read, and send bad input for a bounded time
     while traffic forwards: the server stays up, the final table is exactly the writes'
     effect, and the forwarded count never drops to 0 in any second."""
-    secs = float(os.environ.get("NMAPI_STRESS_SECS", "10"))
+    secs = float(os.environ.get("NMAPI_STRESS_SECS", "30"))
     g0 = rt.generation()
     stop = time.monotonic() + secs
     results = [None] * 32
@@ -830,9 +878,9 @@ def test_full_table_put(rt):
         assert r["received"] == r["sent"] > 0, r
     st, routes = rt.get("/v1/routes?protocol=static")
     assert len(routes) == len(rows) + 1
+    # no timing assertion here: the 2 s target is measured by bench/api.sh under its lock
     print(f"full-table PUT: {took:.2f} s (parse {j['elapsed_ms']['parse']} ms, "
           f"apply {j['elapsed_ms']['apply']} ms)")
-    assert took < 10  # the 2 s target is measured by bench/api.sh on a quiet machine
 
 
 def test_restart_keeps_routes(rt):
