@@ -54,7 +54,13 @@ wait_for() {
 }
 bg() { # name cmd... ; output to $NSTEST_TMP/name.log, pid in BG_PID
 	local name=$1; shift
-	"$@" >"$NSTEST_TMP/$name.log" 2>&1 &
+	# `in_ns` is a shell function: run `ip netns exec` directly (it execs the command), so
+	# that BG_PID is the program itself and signals reach it, not a subshell around it.
+	if [ "$1" = in_ns ]; then
+		ip netns exec "$NS-$2" "${@:3}" >"$NSTEST_TMP/$name.log" 2>&1 &
+	else
+		"$@" >"$NSTEST_TMP/$name.log" 2>&1 &
+	fi
 	BG_PID=$!
 	_bg_pids+=("$BG_PID")
 }

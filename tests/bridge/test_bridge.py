@@ -11,6 +11,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import sys
 import tempfile
 
@@ -176,5 +177,74 @@ def test_host_stack_bridge(tmp_path):
         rc, text = lb.stop(br)
         assert rc == 0 and "audit ok" in text, text
         assert "nmh-p1" not in lb.run("br", ["ip", "link"]).stdout, "TAP left behind"
+    finally:
+        lb.close()
+
+
+UDP_RX = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+s.bind(("0.0.0.0", 7000))
+s.settimeout(0.2)
+print("ready", flush=True)
+want, got, end = int(sys.argv[1]), set(), time.monotonic() + 20
+while len(got) < want and time.monotonic() < end:
+    try:
+        got.add(s.recv(64))
+    except socket.timeout:
+        pass
+print("received", len(got), flush=True)
+"""
+
+UDP_TX = """
+import socket, time
+for flow in range(64):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 20000 + flow))
+    for i in range(20):
+        s.sendto(b"flow %d pkt %d" % (flow, i), ("10.52.0.2", 7000))
+    s.close()
+    time.sleep(0.002)
+"""
+
+
+def xdp_queue_counts(lb, ns, ifname):
+    """Per-RX-queue XDP redirect counters of a veth (ethtool -S)."""
+    out = lb.run(ns, ["ethtool", "-S", ifname]).stdout
+    return {int(q): int(v) for q, v in re.findall(r"rx_queue_(\d+)_xdp_redirect: (\d+)", out)}
+
+
+def test_multi_queue_one_thread_per_queue_pair(tmp_path):
+    """On veths with two queues nmbridge opens two ring pairs per port and runs two threads;
+    64 UDP flows spread over both queues (by flow hash) and every datagram arrives."""
+    lb = Lab("nmq")
+    try:
+        for n in ("h1", "br", "h2"):
+            lb.ns(n)
+        for a, ia, ib in (("h1", "e1", "p1"), ("h2", "e2", "p2")):
+            subprocess.run(["ip", "link", "add", ia, "netns", lb.full(a), "numtxqueues", "2",
+                            "numrxqueues", "2", "type", "veth", "peer", "name", ib, "netns",
+                            lb.full("br"), "numtxqueues", "2", "numrxqueues", "2"], check=True)
+            for n, i in ((a, ia), ("br", ib)):
+                lb.run(n, ["ip", "link", "set", i, "up"])
+                lb.run(n, ["ethtool", "-K", i, "tx", "off"], quiet=True)
+        lb.run("h1", ["ip", "addr", "add", "10.52.0.1/24", "dev", "e1"])
+        lb.run("h2", ["ip", "addr", "add", "10.52.0.2/24", "dev", "e2"])
+        log = str(tmp_path / "mq.log")
+        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1", "-i", "netmap:p2"], log)
+        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p2"), 10, "start")
+        text = open(log).read()
+        assert text.count("2 ring pairs") == 2 and "2 threads" in text, text
+        rx_log = str(tmp_path / "udp-rx.log")
+        rx = lb.start("h2", [PY, "-c", UDP_RX, str(64 * 20)], rx_log)
+        wait_for(lambda: log_has(rx_log, "ready"), 10, "receiver ready")
+        lb.run("h1", [PY, "-c", UDP_TX])
+        rx.wait(30)
+        assert f"received {64 * 20}" in open(rx_log).read(), open(rx_log).read()
+        q = xdp_queue_counts(lb, "br", "p1")
+        assert set(q) == {0, 1} and q[0] > 0 and q[1] > 0, q
+        rc, text = lb.stop(br)
+        assert rc == 0 and "pool audit ok" in text, text
     finally:
         lb.close()
