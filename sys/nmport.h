@@ -109,6 +109,9 @@ struct nmport {
 struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts);
 void nmport_close(struct nmport *p);
 const char *nmport_errmsg(void);
+/* The name of the TAP device that stands for IF's host rings (IF^): "nmh-IF", or
+ * $NMBOX_TAP_NAME when set; out has IFNAMSIZ bytes. */
+void nmport_tap_name(const char *ifname, char *out);
 
 /*
  * rxsync: gives back RX slots the user released ([old head, head)) and appends newly

@@ -149,23 +149,12 @@ static int pkt_txsync(struct nmport *p, struct nm_ringpair *rp)
 static void pkt_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
 {
 	(void)p;
-	for (uint32_t i = 0; i < rp->rx->num_slots; i++)
-		nm_audit_mark(a, rp->rx->slot[i].buf_idx);
-	for (uint32_t i = 0; i < rp->tx->num_slots; i++)
-		nm_audit_mark(a, rp->tx->slot[i].buf_idx);
+	nm_rp_audit_all(rp, a);
 }
 
 static void pkt_close(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct pkt_rp *k = rp->priv;
-	if (rp->rx) {
-		nm_ring_drain(rp->rx, p->pool);
-		nm_ring_free(rp->rx);
-	}
-	if (rp->tx) {
-		nm_ring_drain(rp->tx, p->pool);
-		nm_ring_free(rp->tx);
-	}
 	if (k) {
 		if (k->map && k->map != MAP_FAILED)
 			munmap(k->map, k->maplen);
@@ -173,10 +162,7 @@ static void pkt_close(struct nmport *p, struct nm_ringpair *rp)
 			close(k->fd);
 		free(k);
 	}
-	rp->rx = rp->tx = NULL;
-	rp->priv = NULL;
-	rp->ops = NULL;
-	rp->fd = -1;
+	nm_rp_release(p, rp);
 }
 
 static const struct nm_ringpair_ops pkt_ops = {

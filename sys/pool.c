@@ -182,7 +182,30 @@ void nm_ring_drain(struct netmap_ring *r, struct nm_pool *pl)
 	}
 }
 
+void nm_rp_release(struct nmport *p, struct nm_ringpair *rp)
+{
+	struct netmap_ring *rings[2] = {rp->rx, rp->tx};
+	for (int i = 0; i < 2; i++) {
+		if (rings[i]) {
+			nm_ring_drain(rings[i], p->pool);
+			nm_ring_free(rings[i]);
+		}
+	}
+	rp->rx = rp->tx = NULL;
+	rp->priv = NULL;
+	rp->ops = NULL;
+	rp->fd = -1;
+}
+
 /* ---- audit ---- */
+
+void nm_rp_audit_all(struct nm_ringpair *rp, struct nm_audit *a)
+{
+	const struct netmap_ring *rings[2] = {rp->rx, rp->tx};
+	for (int k = 0; k < 2; k++)
+		for (uint32_t i = 0; i < rings[k]->num_slots; i++)
+			nm_audit_mark(a, rings[k]->slot[i].buf_idx);
+}
 
 void nm_audit_mark(struct nm_audit *a, uint32_t idx)
 {

@@ -87,32 +87,18 @@ static int tap_txsync(struct nmport *p, struct nm_ringpair *rp)
 static void tap_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
 {
 	(void)p;
-	for (uint32_t i = 0; i < rp->rx->num_slots; i++)
-		nm_audit_mark(a, rp->rx->slot[i].buf_idx);
-	for (uint32_t i = 0; i < rp->tx->num_slots; i++)
-		nm_audit_mark(a, rp->tx->slot[i].buf_idx);
+	nm_rp_audit_all(rp, a);
 }
 
 static void tap_close(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct tap_rp *k = rp->priv;
-	if (rp->rx) {
-		nm_ring_drain(rp->rx, p->pool);
-		nm_ring_free(rp->rx);
-	}
-	if (rp->tx) {
-		nm_ring_drain(rp->tx, p->pool);
-		nm_ring_free(rp->tx);
-	}
 	if (k) {
 		if (k->fd >= 0)
 			close(k->fd);
 		free(k);
 	}
-	rp->rx = rp->tx = NULL;
-	rp->priv = NULL;
-	rp->ops = NULL;
-	rp->fd = -1;
+	nm_rp_release(p, rp);
 }
 
 static const struct nm_ringpair_ops tap_ops = {
@@ -122,8 +108,7 @@ static const struct nm_ringpair_ops tap_ops = {
     .close = tap_close,
 };
 
-/* Name of the TAP standing for ifname. */
-static void tap_name(const char *ifname, char *out)
+void nmport_tap_name(const char *ifname, char *out)
 {
 	const char *env = getenv("NMBOX_TAP_NAME");
 	if (env && *env)
@@ -160,7 +145,7 @@ int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_op
 		goto fail;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	tap_name(p->ifname, ifr.ifr_name);
+	nmport_tap_name(p->ifname, ifr.ifr_name);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
 	if (ioctl(k->fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
