@@ -16,6 +16,8 @@
  *   "token":      bearer token for TCP clients ("Authorization: Bearer TOKEN"), or
  *   "token_file": a file whose first line is the token ("token" wins if both are set).
  *   "timeout":    seconds of per-connection read/write inactivity before it is closed (10).
+ *   "request_timeout": seconds a connection has to deliver a whole request, counted from
+ *                 its opening or the end of the previous answer (30); then it is closed.
  *   "max_body":   largest accepted request body in bytes (64 MiB; 413 above).
  *
  * Resources (iproute2 JSON vocabulary) are described in api/README.md.

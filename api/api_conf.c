@@ -110,6 +110,7 @@ int api_conf_parse(const json_t *o, struct api_conf *c, char *err, size_t errlen
 	strcpy(c->unix_path, API_DEFAULT_SOCK);
 	c->mode = 0660;
 	c->timeout = 10;
+	c->request_timeout = 30;
 	c->max_body = 64u << 20;
 	if (!o)
 		return 0;
@@ -121,16 +122,21 @@ int api_conf_parse(const json_t *o, struct api_conf *c, char *err, size_t errlen
 	{
 		const char *s = json_string_value(v);
 
-		if (!strcmp(k, "timeout") || !strcmp(k, "max_body")) {
+		if (!strcmp(k, "timeout") || !strcmp(k, "request_timeout") ||
+		    !strcmp(k, "max_body")) {
 			json_int_t i = json_integer_value(v);
+			int secs = strcmp(k, "max_body") != 0;
 
-			if (!json_is_integer(v) || i < 1 || (!strcmp(k, "timeout") && i > 3600) ||
+			if (!json_is_integer(v) || i < 1 || (secs && i > 3600) ||
 			    i > (json_int_t)1 << 34) {
-				snprintf(err, errlen, "api.%s: expected a positive integer", k);
+				snprintf(err, errlen, "api.%s: expected a positive integer%s", k,
+				         secs ? " of seconds (1..3600)" : "");
 				return -EINVAL;
 			}
-			if (k[0] == 't')
+			if (!strcmp(k, "timeout"))
 				c->timeout = i;
+			else if (secs)
+				c->request_timeout = i;
 			else
 				c->max_body = i;
 			continue;
@@ -194,7 +200,7 @@ int api_conf_parse(const json_t *o, struct api_conf *c, char *err, size_t errlen
 unknown:
 	snprintf(err, errlen,
 	         "api: unknown key \"%.40s\" (known: unix, mode, group, tcp, token, token_file, "
-	         "timeout, max_body)",
+	         "timeout, request_timeout, max_body)",
 	         k);
 	return -EINVAL;
 }

@@ -11,8 +11,9 @@
  * Robustness: evhttp reads a whole request before calling us; each connection has a read
  * and write inactivity timeout, headers are capped at 16 KiB and bodies at max_body (413).
  * A client that trickles a header byte by byte holds one connection and nothing else:
- * others are served in between, and once it pauses for longer than the timeout it is
- * dropped.
+ * others are served in between; once it pauses for longer than the timeout, or its request
+ * is still incomplete request_timeout seconds after it began, it is dropped (the second is
+ * ours: see struct conn).
  *
  * Errors are JSON: {"error": "routes[3].dst: \"10.0.0.1/8\": host bits set ...",
  * "status": 400} plus "line"/"column" for malformed JSON. Changes answer {"generation": N}.
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <sys/queue.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -49,7 +51,22 @@ struct front {
 	int tcp; /* requires the bearer token */
 };
 
+/*
+ * One per open connection, for the whole-request deadline (request_timeout). evhttp 2.1
+ * only has inactivity timeouts, so a client trickling a byte now and then would keep a
+ * connection forever; this timer closes it. It is armed when the connection opens and when
+ * an answer has been sent, and disarmed while a request is being handled.
+ */
+struct conn {
+	TAILQ_ENTRY(conn) next;
+	struct api *api;
+	struct bufferevent *bev;         /* held (incref) until attached to its evcon */
+	struct evhttp_connection *evcon; /* NULL until attached */
+	struct event *deadline;
+};
+
 struct api {
+	TAILQ_HEAD(, conn) conns;
 	struct rt *rt;
 	struct api_conf conf;
 	json_t *file_cfg;
@@ -742,6 +759,107 @@ static int authorized(struct front *f, struct evhttp_request *req)
 	return token_eq(h + 7, f->api->conf.token);
 }
 
+/* ------------------------------------------------------------------ request deadline */
+
+static void conn_arm(struct conn *c)
+{
+	struct timeval tv = {.tv_sec = c->api->conf.request_timeout};
+
+	evtimer_add(c->deadline, &tv);
+}
+
+/* evhttp is freeing the connection (any reason, including our deadline): forget it. */
+static void conn_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)evcon;
+	TAILQ_REMOVE(&c->api->conns, c, next);
+	event_free(c->deadline);
+	free(c);
+}
+
+static void conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	bufferevent_event_cb ecb;
+	void *cbarg;
+
+	(void)fd;
+	(void)what;
+	if (c->evcon) { /* the deadline passed: drop it (conn_closed frees c) */
+		evhttp_connection_free(c->evcon);
+		return;
+	}
+	/*
+	 * First run, right after evhttp set the connection up around the bufferevent we gave it:
+	 * evhttp's callbacks carry its evhttp_connection. If evhttp already gave up on it (the
+	 * client left at once), bufferevent_free() has cleared the callbacks.
+	 */
+	bufferevent_getcb(c->bev, NULL, NULL, &ecb, &cbarg);
+	bufferevent_decref(c->bev);
+	c->bev = NULL;
+	if (!ecb || !cbarg) {
+		conn_closed(NULL, c);
+		return;
+	}
+	c->evcon = cbarg;
+	evhttp_connection_set_closecb(c->evcon, conn_closed, c);
+	conn_arm(c);
+}
+
+/* evhttp's hook for a new connection: we make the bufferevent and remember it. */
+static struct bufferevent *conn_new(struct event_base *base, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct conn *c;
+
+	if (!bev)
+		return NULL; /* evhttp makes its own; that connection has no deadline */
+	c = calloc(1, sizeof(*c));
+	if (c)
+		c->deadline = evtimer_new(base, conn_timer, c);
+	if (!c || !c->deadline) {
+		free(c);
+		return bev;
+	}
+	c->api = arg;
+	c->bev = bev;
+	bufferevent_incref(bev);
+	TAILQ_INSERT_TAIL(&c->api->conns, c, next);
+	event_active(c->deadline, EV_TIMEOUT, 0); /* attach once evhttp is done with it */
+	return bev;
+}
+
+static struct conn *conn_find(struct api *a, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &a->conns, next)
+	if (evcon && c->evcon == evcon)
+		return c;
+	return NULL;
+}
+
+/* After evhttp_free(): only connections never attached are left. */
+static void conn_free_all(struct api *a)
+{
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&a->conns))) {
+		if (c->bev)
+			bufferevent_decref(c->bev);
+		conn_closed(NULL, c);
+	}
+}
+
+static void conn_answered(struct evhttp_request *req, void *arg)
+{
+	(void)req;
+	conn_arm(arg);
+}
+
 static void handle(struct evhttp_request *req, void *arg)
 {
 	static const char *const mnames[] = {"GET", "POST", "PUT", "DELETE"};
@@ -758,6 +876,14 @@ static void handle(struct evhttp_request *req, void *arg)
 	int m;
 
 	TAILQ_INIT(&c.q);
+	{
+		struct conn *cn = conn_find(f->api, req);
+
+		if (cn) { /* the whole request is here; the clock restarts after the answer */
+			evtimer_del(cn->deadline);
+			evhttp_request_set_on_complete_cb(req, conn_answered, cn);
+		}
+	}
 	if (!authorized(f, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 		                  "Bearer realm=\"nmbox\"");
@@ -979,6 +1105,7 @@ static struct evhttp *new_http(struct api *a, struct front *f, int tcp)
 	                                  EVHTTP_REQ_TRACE | EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
 	evhttp_set_default_content_type(h, "application/json");
 	evhttp_set_gencb(h, handle, f);
+	evhttp_set_bevcb(h, conn_new, a);
 	return h;
 }
 
@@ -1014,6 +1141,7 @@ static void api_free(struct api *a)
 		evhttp_free(a->unix_front.http);
 	if (a->tcp_front.http)
 		evhttp_free(a->tcp_front.http);
+	conn_free_all(a);
 	if (a->wake_ev)
 		event_free(a->wake_ev);
 	if (a->base)
@@ -1040,6 +1168,7 @@ struct api *api_start(struct rt *rt, const json_t *api_cfg, const char *config_p
 	}
 	a->wake_fd = -1;
 	a->rt = rt;
+	TAILQ_INIT(&a->conns);
 	rc = api_conf_parse(api_cfg, &a->conf, err, errlen);
 	if (rc)
 		goto fail;

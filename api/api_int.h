@@ -89,7 +89,8 @@ struct api_conf {
 	char tcp_host[64];
 	unsigned tcp_port; /* 0 = no TCP */
 	char token[256];
-	unsigned timeout;
+	unsigned timeout;         /* seconds of inactivity */
+	unsigned request_timeout; /* seconds for a whole request to arrive */
 	size_t max_body;
 };
 int api_conf_parse(const json_t *o, struct api_conf *c, char *err, size_t errlen);

@@ -6,7 +6,7 @@ API_LDLIBS := -levent -ljansson -lpthread
 lib/libnmapi.a: $(call objs,$(API_SRCS))
 lib/libnmapi-san.a: $(call sanobjs,$(API_SRCS))
 
-BINS += bin/nmctl bin/tests/nmapi-fakert
+BINS += bin/nmctl bin/tests/nmapi-fakert bin/tests/nmapi-fakert-san
 
 bin/nmctl: $(call objs,api/nmctl.c)
 	@mkdir -p $(@D)
@@ -16,6 +16,11 @@ bin/nmctl: $(call objs,api/nmctl.c)
 bin/tests/nmapi-fakert: $(call objs,api/tests/fakert.c) lib/libnmapi.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(API_LDLIBS)
+
+# The same under ASan+UBSan: NMAPI_SERVER=fakert-san tests/run.sh integ tests/api/test_api.py
+bin/tests/nmapi-fakert-san: $(call sanobjs,api/tests/fakert.c) lib/libnmapi-san.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(API_LDLIBS)
 
 $(eval $(call unit_test,api_unit,tests/api/api_unit.c api/api_parse.c api/api_conf.c,,-ljansson))
 

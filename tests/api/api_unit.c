@@ -424,6 +424,9 @@ static void test_conf(void)
 	    {"{\"mode\":\"rw\"}", "api.mode"},                                      /* not octal */
 	    {"{\"mode\":660}", "api.mode: expected a string"},                      /* wrong type */
 	    {"{\"timeout\":0}", "api.timeout"},                          /* zero timeout */
+	    {"{\"request_timeout\":0}", "api.request_timeout"},          /* zero deadline */
+	    {"{\"request_timeout\":3601}", "1..3600"},                   /* over an hour */
+	    {"{\"request_timeout\":\"5\"}", "api.request_timeout"},      /* wrong type */
 	    {"{\"port\":1}", "unknown key \"port\""},                    /* unknown key */
 	    {"{\"token_file\":\"/nonexistent/tok\"}", "api.token_file"}, /* missing file */
 	};
@@ -481,7 +484,8 @@ static void test_conf(void)
 
 		CHECK(!api_conf_parse(NULL, &c, err, sizeof(err)) &&
 		          !strcmp(c.unix_path, "/run/nmbox/nmrouter.sock") && c.mode == 0660 &&
-		          c.tcp_port == 0,
+		          c.tcp_port == 0 && c.timeout == 10 && c.request_timeout == 30 &&
+		          c.max_body == 64u << 20,
 		      "defaults");
 	}
 }

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import select
 import shutil
 import signal
 import socket
@@ -30,6 +31,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NMCTL = os.path.join(TOP, "bin", "nmctl")
 TOKEN = "t0ken-for-tests"
 TCP_PORT = 18480
+REQUEST_TIMEOUT = 5  # the config's api.request_timeout (timeout, the idle one, is 2)
 CI = os.environ.get("CI") == "true"
 TABLE = "/usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz"
 # the route the traffic tests send over; every table a test PUTs keeps it unchanged
@@ -43,9 +45,13 @@ def cannot_run(why):
 
 
 def server_binary():
-    if os.environ.get("NMAPI_SERVER", "nmrouter") == "fakert":
-        return os.path.join(TOP, "bin", "tests", "nmapi-fakert")
+    server = os.environ.get("NMAPI_SERVER", "nmrouter")
+    if server in ("fakert", "fakert-san"):
+        return os.path.join(TOP, "bin", "tests", "nmapi-" + server)
     return os.path.join(TOP, "bin", "nmrouter")
+
+
+FAKE = os.environ.get("NMAPI_SERVER", "nmrouter").startswith("fakert")
 
 
 # ---------------------------------------------------------------- HTTP clients
@@ -141,7 +147,8 @@ class Router:
 
     def write_config(self, extra_api=None):
         api = {"unix": self.sock, "mode": "0660", "group": "nogroup",
-               "tcp": f"127.0.0.1:{TCP_PORT}", "token": TOKEN, "timeout": 2}
+               "tcp": f"127.0.0.1:{TCP_PORT}", "token": TOKEN, "timeout": 2,
+               "request_timeout": REQUEST_TIMEOUT}
         api.update(extra_api or {})
         cfg = {
             "ports": [
@@ -189,20 +196,28 @@ class Router:
             return ""
 
     def stop(self, sig=signal.SIGTERM):
+        """Stops the router; returns its exit status (None if it was not running)."""
+        rc = None
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout=10)
+                rc = self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+                rc = "hung on SIGTERM"
+        elif self.proc:
+            rc = f"had exited with {self.proc.returncode}"
         self.proc = None
+        return rc
 
     def cleanup(self):
-        self.stop()
+        rc = self.stop()
+        log = self.logtail()
         for n in self.namespaces:
             subprocess.run(["ip", "netns", "del", n], capture_output=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
+        return rc, log
 
     # -- requests over the Unix socket
     def request(self, method, path, body=None, headers=None, conn=None):
@@ -322,7 +337,10 @@ def rt():
         r.start()
         yield r
     finally:
-        r.cleanup()
+        rc, log = r.cleanup()
+    # a clean exit on SIGTERM: nothing crashed meanwhile (under the -san stand-in: no
+    # sanitizer report, no leak)
+    assert rc == 0, f"router exit status {rc}: {log}"
 
 
 def state(rt):
@@ -441,7 +459,7 @@ def test_links(rt):
 
 def test_traffic_forwards(rt):
     """The topology forwards (h1 -> router -> h2) and /v1/stats counts it."""
-    if os.environ.get("NMAPI_SERVER") == "fakert":
+    if FAKE:
         pytest.skip("the stand-in forwards nothing")
     assert path_works(rt, "10.200.0.1"), rt.logtail()
     before = rt.get("/v1/stats")[1]["total"]["forwarded"]
@@ -669,6 +687,40 @@ def test_slowloris(rt):
     assert rt.get("/v1/generation")[0] == 200
 
 
+def test_request_deadline(rt):
+    """A client that keeps trickling a request (a byte every 0.5 s, never idle long enough
+    for the 2 s inactivity timeout) is closed once request_timeout has passed since it
+    connected; connections that finish their requests are not."""
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(rt.sock)
+    keep = UnixHTTP(rt.sock)  # a keep-alive client making quick requests meanwhile
+    head = b"GET /v1/routes HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+    t0 = time.monotonic()
+    closed = False
+    for i in range(len(head)):  # bounded: REQUEST_TIMEOUT + 10 s at most
+        if time.monotonic() - t0 > REQUEST_TIMEOUT + 10:
+            break
+        try:
+            s.send(head[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        r, _, _ = select.select([s], [], [], 0.5)
+        if r:
+            try:
+                closed = s.recv(4096) == b""
+            except ConnectionResetError:
+                closed = True
+            break
+        st, _, _ = rt.request("GET", "/v1/generation", conn=keep)
+        assert st == 200
+    took = time.monotonic() - t0
+    s.close()
+    keep.close()
+    assert closed, "a trickling request was never cut"
+    print(f"trickling client closed after {took:.1f} s (request_timeout {REQUEST_TIMEOUT} s)")
+
+
 def test_header_flood_cut_at_cap(rt):
     """A client whose headers never end (no blank line) is answered with a 4xx and
     disconnected once it passes the 16 KiB header cap; the server keeps serving."""
@@ -752,7 +804,7 @@ def test_32_clients_mixed(rt):
         results[t] = (mine, writes, reads)
 
     tr = None
-    if os.environ.get("NMAPI_SERVER") != "fakert":
+    if not FAKE:
         assert path_works(rt, "10.200.0.1"), rt.logtail()
         tr = Traffic(rt, "10.200.0.1", 2000, secs)
         stop = time.monotonic() + secs
@@ -863,7 +915,7 @@ def test_full_table_put(rt):
     assert st == 200
     body = json.dumps(rows + [keep]).encode()
     tr = None
-    if os.environ.get("NMAPI_SERVER") != "fakert":
+    if not FAKE:
         assert path_works(rt, "10.200.0.1"), rt.logtail()
         tr = Traffic(rt, "10.200.0.1", 2000, 4.0)
         time.sleep(1.0)  # traffic flowing before the change (the sender paces itself)
