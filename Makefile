@@ -6,6 +6,7 @@
 #   BENCH_PKGS  extra packages for benchmarks only (make bench-deps)
 #   BINS        programs that `make` builds into bin/
 #   UNIT_TESTS  names of C unit tests (each built plain and under ASan+UBSan)
+#   EXTRA_UNIT_BINS  further unit-test binaries with their own rules (e.g. a TSan build)
 #   INTEG_TESTS integration test scripts (run as root, in network namespaces they create)
 # Helpers:
 #   $(call objs,SRCS) / $(call sanobjs,SRCS)  object files of SRCS, plain / sanitized
@@ -29,6 +30,7 @@ PKGS := build-essential pkg-config clang llvm libbpf-dev libxdp-dev xdp-tools li
 BENCH_PKGS :=
 BINS :=
 UNIT_TESTS :=
+EXTRA_UNIT_BINS :=
 INTEG_TESTS :=
 
 objs    = $(patsubst %.c,build/obj/%.o,$(1))
@@ -59,7 +61,7 @@ endef
 
 include $(sort $(wildcard */module.mk))
 
-UNIT_BINS := $(foreach t,$(UNIT_TESTS),bin/tests/$(t) bin/tests/$(t)-san)
+UNIT_BINS := $(foreach t,$(UNIT_TESTS),bin/tests/$(t) bin/tests/$(t)-san) $(EXTRA_UNIT_BINS)
 
 .PHONY: all deps bench-deps test unit integ demo bench clean format format-check
 all: $(BINS)

@@ -13,6 +13,22 @@ $(eval $(call unit_test,lpm,lpm/tests/test_lpm.c,lib/liblpm,$(LPM_LDLIBS)))
 $(eval $(call unit_test,lpm-full,lpm/tests/test_lpm_full.c,lib/liblpm,$(LPM_LDLIBS) -lz))
 $(eval $(call unit_test,lpm-conc,lpm/tests/test_lpm_conc.c,lib/liblpm,$(LPM_LDLIBS) -lpthread))
 
+# bin/tests/lpm-conc-tsan: the concurrency test under ThreadSanitizer, from its own objects
+# (TSan does not mix with ASan). liburcu is not built with TSan, so tsan_urcu.c wraps its
+# grace-period calls (ld --wrap) to tell TSan the ordering they provide; see that file.
+LPM_TSAN_SRCS := lpm/tests/test_lpm_conc.c lpm/tests/tsan_urcu.c $(LPM_SRCS)
+LPM_TSAN_WRAP := -Wl,--wrap=urcu_qsbr_synchronize_rcu,--wrap=urcu_qsbr_quiescent_state,$\
+                 --wrap=urcu_qsbr_thread_offline,--wrap=urcu_qsbr_unregister_thread
+
+build/tsan/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 -fsanitize=thread -c -o $@ $<
+
+bin/tests/lpm-conc-tsan: $(patsubst %.c,build/tsan/%.o,$(LPM_TSAN_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 -fsanitize=thread -o $@ $^ $(LPM_LDLIBS) -lpthread $(LPM_TSAN_WRAP)
+EXTRA_UNIT_BINS += bin/tests/lpm-conc-tsan
+
 # bin/lpm-bench: against DPDK's rte_lpm/rte_lpm6 when dpdk-dev is installed (make
 # bench-deps); without it the same binary runs the nmbox rows only.
 LPM_DPDK_OK := $(shell pkg-config --exists libdpdk 2>/dev/null && echo yes)
