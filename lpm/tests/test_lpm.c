@@ -5,6 +5,8 @@
  *    return code each must give; after every step the table and the reference must agree on
  *    the count, on exact gets, on a walk, and on single and bulk lookups at every prefix's
  *    edges (first-1, first, first+1, last-1, last, last+1) and at the address space's ends.
+ *    A step that fails must leave the table unchanged: same count, same walk (routes and
+ *    next hops), same answer for every probe as just before it.
  * 2. Random churn on clustered prefixes (so they nest), all lengths, both families,
  *    checked after every operation, then a whole-table replace of the same routes.
  */
@@ -148,6 +150,55 @@ static int compare(struct fam *f, struct ref *r, const struct probes *p, const c
 		bad++;
 	}
 	return bad;
+}
+
+/* A snapshot of everything observable, to check that a rejected call changed nothing. */
+struct snap {
+	size_t count, nroutes;
+	u128 rk[64];
+	uint8_t rl[64];
+	uint32_t rn[64];
+	uint32_t ans[4096];
+};
+
+static struct snap *snap_cur;
+
+static void snap_route(u128 k, unsigned len, uint32_t nh)
+{
+	struct snap *s = snap_cur;
+	if (s->nroutes < 64) {
+		s->rk[s->nroutes] = k;
+		s->rl[s->nroutes] = (uint8_t)len;
+		s->rn[s->nroutes] = nh;
+	}
+	s->nroutes++;
+}
+
+static int snap4_cb(uint32_t prefix, uint8_t len, uint32_t nh, void *arg)
+{
+	(void)arg;
+	snap_route((u128)prefix << 96, len, nh);
+	return 0;
+}
+
+static int snap6_cb(const uint8_t prefix[16], uint8_t len, uint32_t nh, void *arg)
+{
+	(void)arg;
+	snap_route(key6(prefix), len, nh);
+	return 0;
+}
+
+static void take_snap(struct fam *f, const struct probes *p, struct snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->count = fam_count(f);
+	snap_cur = s;
+	if (f->w == 32)
+		lpm4_walk(f->t4, snap4_cb, NULL);
+	else
+		lpm6_walk(f->t6, snap6_cb, NULL);
+	for (unsigned i = 0; i < p->n; i++)
+		s->ans[i] = fam_lookup(f, p->k[i] & mask128(f->w));
 }
 
 /* ---- table-driven scenarios ---- */
@@ -389,7 +440,17 @@ static void run_scenario(unsigned w, const struct scenario *sc)
 			bad++;
 			continue;
 		}
+		static struct snap before, after;
+		take_snap(&f, &p, &before);
 		rc = s->op == 'a' ? fam_add(&f, k, len, s->nh) : fam_del(&f, k, len);
+		if (rc != 0) { /* a rejected call leaves the table exactly as it was */
+			take_snap(&f, &p, &after);
+			if (memcmp(&before, &after, sizeof(before))) {
+				CHECK(0, "%s: step %u %c %s failed (%d) but changed the table",
+				      sc->what, i, s->op, s->pfx, rc);
+				bad++;
+			}
+		}
 		if (rc != s->rc) {
 			CHECK(0, "%s: step %u %c %s: rc %d, want %d", sc->what, i, s->op, s->pfx,
 			      rc, s->rc);
