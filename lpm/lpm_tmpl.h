@@ -46,6 +46,13 @@ struct tm_ent {
 	uint8_t len;
 } __attribute__((packed, aligned(4)));
 
+/* A region's routes longer than TM_S bits, sorted by (key, len); allocated to fit exactly
+ * (the block rebuild that follows every change costs more than the realloc). */
+struct tm_reg {
+	uint32_t n;
+	struct tm_ent e[];
+};
+
 /* Header of a region's block; the nodes follow it, then the leaves. */
 struct tm_blk {
 	uint32_t def;     /* default next hop the block was built with */
@@ -57,8 +64,7 @@ struct tm_blk {
 TM_PRIV
 {
 	uint32_t *heap;      /* 2 << TM_S: prefixes of TM_S bits or fewer */
-	struct tm_ent **reg; /* 1 << TM_S: sorted longer prefixes per region */
-	uint32_t *nreg;      /* 1 << TM_S: their counts */
+	struct tm_reg **reg; /* 1 << TM_S: sorted longer prefixes per region, or NULL */
 	size_t nprefix;      /* routes in heap + reg */
 	size_t nlong;        /* of which in reg */
 	size_t nregions;     /* direct entries pointing to a block */
@@ -125,15 +131,15 @@ static inline struct tm_blk *tm_blk_of(uint64_t e)
 	return (struct tm_blk *)(uintptr_t)e - 1;
 }
 
-/* Capacity of a region array holding n entries: 0, 2, 4, 8, ... */
-static inline size_t tm_cap(size_t n)
+/* Routes in region r. */
+static inline uint32_t tm_nreg(const TM_PRIV *p, uint32_t r)
 {
-	size_t c = 2;
-	if (n == 0)
-		return 0;
-	while (c < n)
-		c <<= 1;
-	return c;
+	return p->reg[r] ? p->reg[r]->n : 0;
+}
+
+static inline size_t tm_reg_bytes(size_t n)
+{
+	return sizeof(struct tm_reg) + n * sizeof(struct tm_ent);
 }
 
 /* ---- private state ---- */
@@ -149,7 +155,6 @@ static void tm_priv_free(TM_PRIV *p)
 			free(p->reg[r]);
 	free(p->heap);
 	free(p->reg);
-	free(p->nreg);
 	free(p->gc);
 	free(p->sn);
 	free(p->sl);
@@ -163,8 +168,7 @@ static TM_PRIV *tm_priv_new(void)
 		return NULL;
 	p->heap = malloc((2 * TM_NREG) * sizeof(*p->heap));
 	p->reg = calloc(TM_NREG, sizeof(*p->reg));
-	p->nreg = calloc(TM_NREG, sizeof(*p->nreg));
-	if (!p->heap || !p->reg || !p->nreg) {
+	if (!p->heap || !p->reg) {
 		tm_priv_free(p);
 		return NULL;
 	}
@@ -328,7 +332,7 @@ static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
 	p->sl_len = 0;
 	if ((rc = tm_sn_reserve(p, 1, &root)) != 0)
 		return rc;
-	if ((rc = tm_build_node(p, root, TM_S, p->reg[r], p->nreg[r], def)) != 0)
+	if ((rc = tm_build_node(p, root, TM_S, p->reg[r]->e, p->reg[r]->n, def)) != 0)
 		return rc;
 
 	size_t bytes = sizeof(struct tm_blk) + p->sn_len * sizeof(struct lpm_node) +
@@ -380,7 +384,7 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 	uint64_t cur = direct[r], e;
 	int rc;
 
-	if (p->nreg[r] == 0) {
+	if (tm_nreg(p, r) == 0) {
 		e = tm_leaf(def);
 		if (e != cur)
 			tm_publish(p, direct, r, e);
@@ -423,8 +427,8 @@ static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, u
  * where it would go. */
 static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
 {
-	const struct tm_ent *e = p->reg[r];
-	size_t lo = 0, hi = p->nreg[r];
+	const struct tm_ent *e = p->reg[r] ? p->reg[r]->e : NULL;
+	size_t lo = 0, hi = tm_nreg(p, r);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
@@ -443,35 +447,30 @@ static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_
 
 static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
 {
-	size_t n = p->nreg[r];
-	if (n == tm_cap(n)) {
-		struct tm_ent *a = realloc(p->reg[r], tm_cap(n + 1) * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		p->reg[r] = a;
-	}
-	struct tm_ent *a = p->reg[r];
-	memmove(a + pos + 1, a + pos, (n - pos) * sizeof(*a));
-	a[pos].key = key;
-	a[pos].len = (uint8_t)len;
-	a[pos].nh = nh;
-	p->nreg[r] = (uint32_t)(n + 1);
+	size_t n = tm_nreg(p, r);
+	struct tm_reg *a = realloc(p->reg[r], tm_reg_bytes(n + 1));
+	if (!a)
+		return -ENOMEM;
+	p->reg[r] = a;
+	memmove(a->e + pos + 1, a->e + pos, (n - pos) * sizeof(a->e[0]));
+	a->e[pos].key = key;
+	a->e[pos].len = (uint8_t)len;
+	a->e[pos].nh = nh;
+	a->n = (uint32_t)(n + 1);
 	return 0;
 }
 
 static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
 {
-	size_t n = p->nreg[r] - 1;
-	struct tm_ent *a = p->reg[r];
-	memmove(a + pos, a + pos + 1, (n - pos) * sizeof(*a));
-	p->nreg[r] = (uint32_t)n;
+	struct tm_reg *a = p->reg[r], *s;
+	size_t n = a->n - 1;
+	memmove(a->e + pos, a->e + pos + 1, (n - pos) * sizeof(a->e[0]));
+	a->n = (uint32_t)n;
 	if (n == 0) {
 		free(a);
 		p->reg[r] = NULL;
-	} else if (tm_cap(n) < tm_cap(n + 1)) {
-		struct tm_ent *s = realloc(a, tm_cap(n) * sizeof(*a));
-		if (s)
-			p->reg[r] = s;
+	} else if ((s = realloc(a, tm_reg_bytes(n))) != NULL) {
+		p->reg[r] = s;
 	}
 }
 
@@ -504,13 +503,13 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 	uint32_t r = tm_top(key, TM_S);
 	size_t pos;
 	if (tm_find(p, r, key, len, &pos)) {
-		uint32_t old = p->reg[r][pos].nh;
+		uint32_t old = p->reg[r]->e[pos].nh;
 		if (old == nh)
 			return 0;
-		p->reg[r][pos].nh = nh;
+		p->reg[r]->e[pos].nh = nh;
 		if ((rc =
 		         tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
-			p->reg[r][pos].nh = old;
+			p->reg[r]->e[pos].nh = old;
 			return rc;
 		}
 		return 0;
@@ -553,7 +552,7 @@ static int tm_del(TM_TBL *t, tm_key key, unsigned len)
 	size_t pos;
 	if (!tm_find(p, r, key, len, &pos))
 		return -ENOENT;
-	struct tm_ent saved = p->reg[r][pos];
+	struct tm_ent saved = p->reg[r]->e[pos];
 	tm_reg_remove(p, r, pos);
 	if ((rc = tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
 		if (tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh) == 0)
@@ -583,7 +582,7 @@ static int tm_get(const TM_TBL *t, tm_key key, unsigned len, uint32_t *nh)
 	uint32_t r = tm_top(key, TM_S);
 	if (!tm_find(p, r, key, len, &pos))
 		return -ENOENT;
-	*nh = p->reg[r][pos].nh;
+	*nh = p->reg[r]->e[pos].nh;
 	return 0;
 }
 
@@ -685,11 +684,11 @@ static int tm_replace(TM_TBL *t, struct tm_ent *e, size_t n)
 		for (k = i + 1; k < m && e[k].len > TM_S && tm_top(e[k].key, TM_S) == r; k++)
 			;
 		size_t cnt = k - i;
-		np->reg[r] = malloc(tm_cap(cnt) * sizeof(struct tm_ent));
+		np->reg[r] = malloc(tm_reg_bytes(cnt));
 		if (!np->reg[r])
 			goto fail;
-		memcpy(np->reg[r], e + i, cnt * sizeof(struct tm_ent));
-		np->nreg[r] = (uint32_t)cnt;
+		memcpy(np->reg[r]->e, e + i, cnt * sizeof(struct tm_ent));
+		np->reg[r]->n = (uint32_t)cnt;
 		np->nprefix += cnt;
 		np->nlong += cnt;
 	}
@@ -730,8 +729,8 @@ static int tm_walk_rec(const TM_PRIV *p, uint32_t idx, unsigned level,
 	}
 	if (level == TM_S) {
 		uint32_t r = idx - (uint32_t)TM_NREG;
-		for (size_t i = 0; i < p->nreg[r]; i++) {
-			const struct tm_ent *e = &p->reg[r][i];
+		for (size_t i = 0; i < tm_nreg(p, r); i++) {
+			const struct tm_ent *e = &p->reg[r]->e[i];
 			if ((rc = cb(e->key, e->len, e->nh, arg)) != 0)
 				return rc;
 		}
@@ -753,10 +752,11 @@ static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
 {
 	const TM_PRIV *p = t->priv;
 	size_t ctl = sizeof(*t) + sizeof(*p) + (2 * TM_NREG) * sizeof(*p->heap) +
-	             TM_NREG * (sizeof(*p->reg) + sizeof(*p->nreg)) + p->gc_cap * sizeof(void *) +
+	             TM_NREG * sizeof(*p->reg) + p->gc_cap * sizeof(void *) +
 	             p->sn_cap * sizeof(*p->sn) + p->sl_cap * sizeof(*p->sl) + p->gc_bytes;
 	for (size_t r = 0; r < TM_NREG; r++)
-		ctl += tm_cap(p->nreg[r]) * sizeof(struct tm_ent);
+		if (p->reg[r])
+			ctl += tm_reg_bytes(p->reg[r]->n);
 	memset(st, 0, sizeof(*st));
 	st->prefixes = p->nprefix;
 	st->lookup_bytes = TM_NREG * sizeof(*t->direct) + p->blk_bytes;
