@@ -4,6 +4,7 @@
  * the routes given plus slack, and as many tbl8 groups as the routes can need.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,9 +24,19 @@ static int ntables;
 
 int bench_dpdk_init(char *why, size_t len)
 {
+	/* EAL pins its main thread to its lcore: make that the first CPU we may run on, so
+	 * that `taskset -c N lpm-bench` keeps both libraries on CPU N. */
+	char lcore[16] = "0";
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0)
+		for (int i = 0; i < CPU_SETSIZE; i++)
+			if (CPU_ISSET(i, &cpus)) {
+				snprintf(lcore, sizeof(lcore), "%d", i);
+				break;
+			}
 	char *argv[] = {"lpm-bench",      "--no-huge",   "--no-pci",    "-m",
 	                "1024",           "--no-shconf", "--log-level", "lib.eal:error",
-	                "--no-telemetry", "-l",          "0",           NULL};
+	                "--no-telemetry", "-l",          lcore,         NULL};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0) {
 		snprintf(why, len, "rte_eal_init: %s", rte_strerror(rte_errno));
