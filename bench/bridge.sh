@@ -8,7 +8,10 @@
 #   pkt-gen -f live                                                  XDP_DROP (bin/xdp-peer)
 #
 # The generator is pkt-gen's XDP live-frames mode (BPF_PROG_RUN, XDP_TX out of bngen),
-# 60-byte frames (64 on the wire with FCS), one UDP flow, destination MAC = bnsnk's.
+# 60-byte frames (64 on the wire with FCS), one UDP flow, destination MAC = bnsnk's; GENS (2)
+# instances on one core: one instance alone leaves its core idle for part of every
+# BPF_PROG_RUN call (page pool setup/teardown, an RCU grace period) and offers ~3 Mpps in
+# bursts; two fill each other's gaps (~5 Mpps). The offered column is their sum.
 # Delivered pps = bnsnk's rx_packets (every frame its XDP_DROP program saw) over a WIN-second
 # window after a WARM-second warmup; median of RUNS runs, the generator restarted per run.
 # Rows, one after the other on the same veths:
@@ -28,6 +31,7 @@
 # frames are accepted without an XDP program in row (a)).
 # Rows {"system","metric","value","unit"} go to bench/results/bridge.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NMBRIDGE_ARGS (extra nmbridge options),
+#        ROWS="bridge devmap nmbridge dpdk" (a subset leaves the others n/a), GENS=2,
 #        PERF_DIR=DIR: after the measured runs, one more run per row under
 #        `perf record -a -g` (not counted), DIR/ROW.data and DIR/ROW.txt (perf report).
 source "$(dirname "$0")/../tests/lib.sh"
@@ -36,6 +40,8 @@ nstest_init
 WARM=${WARM:-2}
 WIN=${WIN:-5}
 NMBRIDGE_ARGS=${NMBRIDGE_ARGS:-}
+ROWS=${ROWS:-bridge devmap nmbridge dpdk}
+GENS=${GENS:-2}
 PERF_DIR=${PERF_DIR:-}
 for b in pkt-gen nmbridge xdp-peer; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b not built (make all)"
@@ -75,25 +81,38 @@ wait_for 5 grep -q attached "$NSTEST_TMP/sink.log" || die "sink: $(cat "$NSTEST_
 PLACE_SINK=$(napi_pin s bnsnk "$CPU_GEN" fifo)
 
 sink_count() { in_ns s cat /sys/class/net/bnsnk/statistics/rx_packets; }
+# Where frames were lost (cumulative): bnin rx (ring full at the generator's xmit), bnout tx,
+# bnsnk rx.
+drops() {
+	echo "bnin rx $(in_ns b cat /sys/class/net/bnin/statistics/rx_dropped)," \
+		"bnout tx $(in_ns b cat /sys/class/net/bnout/statistics/tx_dropped)," \
+		"bnsnk rx $(in_ns s cat /sys/class/net/bnsnk/statistics/rx_dropped)"
+}
 
 # One measured run: sets M_DELIV and M_OFFER (pps).
 measure_once() { # label
-	local label=$1 gpid c0 c1 t0 t1 offered
-	bg "gen-$label" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:bngen -f live \
-		-l 60 -D "$SINK_MAC" -T 0 -t $((WARM + WIN + 5)) 9>&-
-	gpid=$BG_PID
-	wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label.log" ||
-		die "generator: $(cat "$NSTEST_TMP/gen-$label.log")"
+	local label=$1 k gpids=() c0 c1 t0 t1 offered=0 o
+	for k in $(seq 1 "$GENS"); do
+		bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:bngen \
+			-f live -l 60 -D "$SINK_MAC" -T 0 -t $((WARM + WIN + 5)) 9>&-
+		gpids+=("$BG_PID")
+		wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label-$k.log" ||
+			die "generator: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
+	done
 	sleep "$WARM" # warmup (a timed window, not synchronization)
 	c0=$(sink_count)
 	t0=$(date +%s.%N)
 	sleep "$WIN" # the measurement window
 	c1=$(sink_count)
 	t1=$(date +%s.%N)
-	stop_bg "$gpid" || die "generator failed: $(cat "$NSTEST_TMP/gen-$label.log")"
-	offered=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label.log")
+	for k in $(seq 1 "$GENS"); do
+		stop_bg "${gpids[$((k - 1))]}" ||
+			die "generator failed: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
+		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label-$k.log")
+		offered=$((offered + ${o:-0}))
+	done
 	M_DELIV=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
-	M_OFFER=${offered:-0}
+	M_OFFER=$offered
 }
 
 mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
@@ -109,7 +128,7 @@ measure_row() { # row
 	printf -v "R_$row" '%s' "$(median "${d[@]}")"
 	printf -v "RUNS_$row" '%s' "${d[*]}"
 	printf -v "OFF_$row" '%s' "$(median "${o[@]}")"
-	echo "  $row: delivered ${d[*]} Mpps (offered ${o[*]})" >&2
+	echo "  $row: delivered ${d[*]} Mpps (offered ${o[*]}); drops so far: $(drops)" >&2
 	if [ -n "$PERF_DIR" ]; then
 		mkdir -p "$PERF_DIR"
 		perf record -q -a -g -o "$PERF_DIR/$row.data" -- sleep $((WARM + WIN)) \
@@ -124,45 +143,57 @@ measure_row() { # row
 }
 
 # (a) Linux bridge.
-echo "bench: (a) linux-bridge" >&2
-in_ns b sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
-in_ns b sysctl -qw net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null
-in_ns b ip link add br0 type bridge || die "ip link add br0 type bridge"
-in_ns b ip link set bnin master br0
-in_ns b ip link set bnout master br0
-in_ns b ip link set br0 up
-in_ns b bridge fdb add "$SINK_MAC" dev bnout master static || die "bridge fdb add"
-PLACE_IN=$(napi_pin b bnin "$CPU_APP")
-measure_row bridge
-in_ns b ip link del br0
+row_bridge() {
+	echo "bench: (a) linux-bridge" >&2
+	in_ns b sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
+	in_ns b sysctl -qw net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null
+	in_ns b ip link add br0 type bridge || die "ip link add br0 type bridge"
+	in_ns b ip link set bnin master br0
+	in_ns b ip link set bnout master br0
+	in_ns b ip link set br0 up
+	in_ns b bridge fdb add "$SINK_MAC" dev bnout master static || die "bridge fdb add"
+	napi_pin b bnin "$CPU_APP" >/dev/null
+	measure_row bridge
+	in_ns b ip link del br0
+}
 
 # (b) In-kernel XDP redirect, devmap.
-echo "bench: (b) xdp-redirect (devmap)" >&2
-bg redirect in_ns b taskset -c "$CPU_APP" "$BIN/xdp-peer" redirect bnin bnout 9>&-
-rpid=$BG_PID
-wait_for 5 grep -q attached "$NSTEST_TMP/redirect.log" || die "redirect: $(cat "$NSTEST_TMP/redirect.log")"
-napi_pin b bnin "$CPU_APP" >/dev/null
-measure_row devmap
-stop_bg "$rpid"
+row_devmap() {
+	echo "bench: (b) xdp-redirect (devmap)" >&2
+	bg redirect in_ns b taskset -c "$CPU_APP" "$BIN/xdp-peer" redirect bnin bnout 9>&-
+	local rpid=$BG_PID
+	wait_for 5 grep -q attached "$NSTEST_TMP/redirect.log" ||
+		die "redirect: $(cat "$NSTEST_TMP/redirect.log")"
+	napi_pin b bnin "$CPU_APP" >/dev/null
+	measure_row devmap
+	stop_bg "$rpid"
+}
 
 # (c) nmbridge.
-echo "bench: (c) nmbridge" >&2
-# shellcheck disable=SC2086
-bg nmbridge in_ns b "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
-	$NMBRIDGE_ARGS 9>&-
-npid=$BG_PID
-wait_for 10 grep -q "thread" "$NSTEST_TMP/nmbridge.log" || die "nmbridge: $(cat "$NSTEST_TMP/nmbridge.log")"
-grep -q "zero copy" "$NSTEST_TMP/nmbridge.log" || die "nmbridge is not zero copy: $(cat "$NSTEST_TMP/nmbridge.log")"
-NM_MODE=$(grep -o 'AF_XDP [a-z-]* [a-z-]*' "$NSTEST_TMP/nmbridge.log" | head -1)
-napi_pin b bnin "$CPU_APP" >/dev/null
-measure_row nmbridge
-stop_bg "$npid" || die "nmbridge exited non-zero: $(tail -5 "$NSTEST_TMP/nmbridge.log")"
-grep -q "pool audit ok" "$NSTEST_TMP/nmbridge.log" || die "nmbridge audit: $(tail -3 "$NSTEST_TMP/nmbridge.log")"
-in_ns b ip -d link show bnin | grep -q 'prog/xdp' && die "nmbridge left an XDP program on bnin"
+row_nmbridge() {
+	echo "bench: (c) nmbridge" >&2
+	# shellcheck disable=SC2086
+	bg nmbridge in_ns b "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
+		$NMBRIDGE_ARGS 9>&-
+	local npid=$BG_PID log=$NSTEST_TMP/nmbridge.log
+	wait_for 10 grep -q "thread" "$log" || die "nmbridge: $(cat "$log")"
+	grep -q "zero copy" "$log" || die "nmbridge is not zero copy: $(cat "$log")"
+	NM_MODE=$(grep -o 'AF_XDP [a-z-]* [a-z-]*' "$log" | head -1)
+	napi_pin b bnin "$CPU_APP" >/dev/null
+	measure_row nmbridge
+	stop_bg "$npid" || die "nmbridge exited non-zero: $(tail -5 "$log")"
+	grep -q "pool audit ok" "$log" || die "nmbridge audit: $(tail -3 "$log")"
+	in_ns b ip -d link show bnin | grep -q 'prog/xdp' && die "nmbridge left an XDP program on bnin"
+	[ -n "${KEEP_LOGS:-}" ] && cp "$log" "$KEEP_LOGS/"
+	return 0
+}
 
 # (d) DPDK testpmd io-fwd over net_af_xdp (main lcore on CPU_GEN sleeps, forwarding on CPU_APP).
-R_dpdk=n/a RUNS_dpdk=- OFF_dpdk=-
-if [ -n "$TESTPMD" ]; then
+row_dpdk() {
+	if [ -z "$TESTPMD" ]; then
+		echo "bench: (d) skipped: dpdk-testpmd not installed (make bench-deps)" >&2
+		return 0
+	fi
 	echo "bench: (d) dpdk-testpmd io-fwd, net_af_xdp" >&2
 	bg testpmd in_ns b sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
 		"$TESTPMD" -l "$CPU_GEN,$CPU_APP" --main-lcore "$CPU_GEN" --no-huge --no-pci -m 1024 \
@@ -170,16 +201,28 @@ if [ -n "$TESTPMD" ]; then
 		--vdev net_af_xdp0,iface=bnin --vdev net_af_xdp1,iface=bnout -- \
 		--forward-mode=io --nb-cores=1 --total-num-mbufs=32768 --stats-period 1 \
 		</dev/null 9>&-
-	tpid=$BG_PID
+	local tpid=$BG_PID
 	wait_for 30 grep -q "Port statistics" "$NSTEST_TMP/testpmd.log" ||
 		die "testpmd did not start forwarding: $(tail -20 "$NSTEST_TMP/testpmd.log")"
 	napi_pin b bnin "$CPU_APP" >/dev/null
 	measure_row dpdk
 	stop_bg "$tpid"
-	in_ns b ip -d link show bnin | grep -q 'prog/xdp' && in_ns b ip link set bnin xdp off
-else
-	echo "bench: (d) skipped: dpdk-testpmd not installed (make bench-deps)" >&2
-fi
+	if in_ns b ip -d link show bnin | grep -q 'prog/xdp'; then in_ns b ip link set bnin xdp off; fi
+	return 0
+}
+
+PLACE_IN=$(napi_pin b bnin "$CPU_APP")
+for r in bridge devmap nmbridge dpdk; do
+	printf -v "R_$r" n/a
+	printf -v "RUNS_$r" -
+	printf -v "OFF_$r" -
+done
+for r in $ROWS; do
+	case $r in
+	bridge | devmap | nmbridge | dpdk) "row_$r" ;;
+	*) die "ROWS: unknown row $r (bridge devmap nmbridge dpdk)" ;;
+	esac
+done
 
 # Table, ratios, rows.
 nm=$R_nmbridge
@@ -200,7 +243,7 @@ met() { # ratio target
 }
 echo
 echo "bridging bngen -> bnin => bnout -> bnsnk, 64-byte frames, one flow, delivered at the sink,"
-echo "median of $RUNS runs (${WIN}s windows after ${WARM}s warmup); nmbridge: ${NM_MODE:-?}"
+echo "median of $RUNS runs (${WIN}s windows after ${WARM}s warmup), $GENS generator processes; nmbridge: ${NM_MODE:-?}"
 echo "placement: generator CPU $CPU_GEN; sink $PLACE_SINK; bnin $PLACE_IN;" \
 	"nmbridge / testpmd forwarding on CPU $CPU_APP"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' row system Mpps offered runs "nmbridge/row"

@@ -2,7 +2,9 @@
 # bench/ports.sh — how fast the port layer receives: AF_XDP against AF_PACKET, and pipes.
 #
 # One veth pair, one generator, one run:
-#   ns a: pkt-gen -f live on va (XDP live frames, 60-byte frames = 64 on the wire)
+#   ns a: pkt-gen -f live on va (XDP live frames, 60-byte frames = 64 on the wire), GENS (2)
+#         instances on one core: each BPF_PROG_RUN call of one instance sleeps part of its
+#         time (page pool setup/teardown, an RCU grace period) and the other fills the gap
 #   ns b: pkt-gen -f rx on netmap:vb        (AF_XDP, native copy mode on veth)
 #         pkt-gen -f rx on netmap:vb/packet (AF_PACKET, TPACKET_V3)
 # Receive rate = what pkt-gen rx counts, from its per-second lines: the first WARM seconds
@@ -16,13 +18,14 @@
 #                into the AF_XDP UMEM or the AF_PACKET ring)
 # vb has GRO on (a veth accepts XDP-transmitted frames only with GRO or an XDP program).
 # Rows {"system","metric","value","unit"} go to bench/results/ports.json (bench/lib.sh).
-# Knobs: RUNS=3 WARM=2 WIN=5 (seconds), PIPE_N=20000000.
+# Knobs: RUNS=3 WARM=2 WIN=5 (seconds), PIPE_N=20000000, GENS=2.
 source "$(dirname "$0")/../tests/lib.sh"
 source "$TOP/bench/lib.sh"
 nstest_init
 WARM=${WARM:-2}
 WIN=${WIN:-5}
 PIPE_N=${PIPE_N:-20000000}
+GENS=${GENS:-2}
 [ -x "$BIN/pkt-gen" ] || die "$BIN/pkt-gen not built (make all)"
 for c in ethtool taskset; do
 	command -v $c >/dev/null || die "$c missing (make deps)"
@@ -58,24 +61,32 @@ window_mpps() { # log
 
 # One run: receiver on SPEC, generator into va; sets M_RX (Mpps) and M_OFF (Mpps offered).
 measure_once() { # spec label
-	local spec=$1 label=$2 rpid gpid
+	local spec=$1 label=$2 rpid
 	bg "rx-$label" in_ns b taskset -c "$CPU_APP" "$BIN/pkt-gen" -i "$spec" -f rx -T 1000 \
 		-t $((WARM + WIN + 10)) 9>&-
 	rpid=$BG_PID
 	wait_for 10 grep -q opened "$NSTEST_TMP/rx-$label.log" ||
 		die "$spec did not open: $(cat "$NSTEST_TMP/rx-$label.log")"
 	napi_pin
-	bg "gen-$label" in_ns a taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:va -f live -l 60 \
-		-D "$VB_MAC" -T 0 -t $((WARM + WIN + 2)) 9>&-
-	gpid=$BG_PID
-	wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label.log" ||
-		die "generator: $(cat "$NSTEST_TMP/gen-$label.log")"
+	local k gpids=() o
+	M_OFF=0
+	for k in $(seq 1 "$GENS"); do
+		bg "gen-$label-$k" in_ns a taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:va -f live \
+			-l 60 -D "$VB_MAC" -T 0 -t $((WARM + WIN + 2)) 9>&-
+		gpids+=("$BG_PID")
+		wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label-$k.log" ||
+			die "generator: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
+	done
 	sleep $((WARM + WIN + 1)) # the timed window (and a second to spare), not synchronization
-	stop_bg "$gpid" || die "generator failed: $(cat "$NSTEST_TMP/gen-$label.log")"
+	for k in $(seq 1 "$GENS"); do
+		stop_bg "${gpids[$((k - 1))]}" ||
+			die "generator failed: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
+		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label-$k.log")
+		M_OFF=$((M_OFF + ${o:-0}))
+	done
 	stop_bg "$rpid" || die "receiver failed: $(cat "$NSTEST_TMP/rx-$label.log")"
 	M_RX=$(window_mpps "$NSTEST_TMP/rx-$label.log")
-	M_OFF=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label.log" |
-		awk '{ printf "%.3f\n", $1 / 1e6 }')
+	M_OFF=$(awk -v v="$M_OFF" 'BEGIN { printf "%.3f\n", v / 1e6 }')
 	MODE=$(grep -o 'AF_[A-Z]* [^,]*' "$NSTEST_TMP/rx-$label.log" | head -1)
 }
 
@@ -127,7 +138,7 @@ row pkt-gen-live offered_64B "$OFF_xdp" Mpps
 
 echo
 echo "pkt-gen rx, 64-byte frames from pkt-gen -f live over one veth pair, median of $RUNS runs"
-echo "(${WIN}s windows after ${WARM}s warmup); pipes: $PIPE_N packets tx -> rx"
+echo "(${WIN}s windows after ${WARM}s warmup, $GENS generator processes); pipes: $PIPE_N packets tx -> rx"
 echo "placement: generator CPU $CPU_GEN; receiver CPU $CPU_APP; vb $PLACE_NAPI"
 printf '%-40s %9s %9s  %s\n' "receiver" Mpps offered runs
 printf '%-40s %9s %9s  %s\n' "AF_XDP (${MODE_xdp})" "$R_xdp" "$OFF_xdp" "$RUNS_xdp"
