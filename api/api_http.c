@@ -1225,6 +1225,7 @@ struct api *api_start(struct rt *rt, const json_t *api_cfg, const char *config_p
 		goto fail;
 	}
 	a->thr_started = 1;
+	pthread_setname_np(a->thr, "nmrouter-api"); /* as top -H and /proc show it */
 	return a;
 fail:
 	api_free(a);

@@ -359,6 +359,19 @@ def test_socket_mode_and_owner(rt):
     assert st.st_gid == 65534  # nogroup
 
 
+def test_api_has_its_own_thread(rt):
+    """The API runs in its own thread of the router process (named nmrouter-api), not in
+    the main thread or a worker."""
+    pid = rt.proc.pid  # ip netns exec execs the router: same pid
+    names = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            names[int(tid)] = f.read().strip()
+    api = [t for t, n in names.items() if n == "nmrouter-api"]
+    assert len(api) == 1, names
+    assert api[0] != pid, "the API runs in the main thread"
+
+
 def test_routes_get_and_filters(rt):
     """GET /v1/routes lists config and connected routes in ip -j route's words; filters work."""
     st, routes = rt.get("/v1/routes")
