@@ -119,8 +119,9 @@ static inline uint32_t lpm4_lookup(const struct lpm4 *t, uint32_t addr)
 /* lpm4_lookup_bulk - nh[i] = lpm4_lookup(t, addrs[i]) for i < n, addresses in host byte
  * order. Works on groups of 64: first every direct entry, all loads independent so their
  * cache misses overlap; leaves answer at once and the others are queued without a branch
- * (a leaf/subtree branch mispredicts on random keys); then the queued ones walk their
- * subtrees. */
+ * (a leaf/subtree branch mispredicts on random keys), their root node prefetched; then the
+ * queued ones walk their subtrees. (Measured on the full table: the prefetch adds ~12% on
+ * in-table keys; walking the queue level by level in lockstep was slower than this.) */
 static inline void lpm4_lookup_bulk(const struct lpm4 *t, const uint32_t *addrs, uint32_t *nh,
                                     unsigned n)
 {
@@ -134,6 +135,8 @@ static inline void lpm4_lookup_bulk(const struct lpm4 *t, const uint32_t *addrs,
 		uint32_t *out = nh + base;
 		for (unsigned i = 0; i < cnt; i++) {
 			uint64_t e = lpm_load_entry_(&d[a[i] >> (32 - LPM4_DIRECT_BITS)]);
+			/* a leaf prefetches d itself: harmless, and no branch */
+			__builtin_prefetch((e & 1) ? (const void *)d : (const void *)(uintptr_t)e);
 			out[i] = (uint32_t)(e >> 1);
 			ent[m] = e;
 			idx[m] = (uint8_t)i;

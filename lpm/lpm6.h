@@ -80,29 +80,17 @@ static inline uint32_t lpm6_lookup(const struct lpm6 *t, const uint8_t addr[16])
 	return lpm6_lookup_entry_(lpm_load_entry_(lpm6_direct_slot_(d, addr)), addr);
 }
 
-/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n; groups of 64 as
- * lpm4_lookup_bulk(). */
+/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n. A plain loop: on the real
+ * IPv6 table it beat both the queueing scheme of lpm4_lookup_bulk() (random keys 860 vs 560
+ * Mlps, in-table keys 77 vs 63) and a lockstep walk of the queue (72 on in-table keys):
+ * random IPv6 keys mostly end at a direct leaf, which predicts well, and in-table keys walk
+ * several levels whose loads mostly hit the cache. Kept as the batched entry point so that
+ * callers need not change if a better batch scheme is found. */
 static inline void lpm6_lookup_bulk(const struct lpm6 *t, const uint8_t (*addrs)[16], uint32_t *nh,
                                     unsigned n)
 {
-	const uint64_t *d = (const uint64_t *)__atomic_load_n(&t->direct, __ATOMIC_ACQUIRE);
-	uint64_t ent[64];
-	uint8_t idx[64];
-
-	for (unsigned base = 0; base < n; base += 64) {
-		unsigned cnt = n - base < 64 ? n - base : 64, m = 0;
-		const uint8_t(*a)[16] = addrs + base;
-		uint32_t *out = nh + base;
-		for (unsigned i = 0; i < cnt; i++) {
-			uint64_t e = lpm_load_entry_(lpm6_direct_slot_(d, a[i]));
-			out[i] = (uint32_t)(e >> 1);
-			ent[m] = e;
-			idx[m] = (uint8_t)i;
-			m += !(e & 1);
-		}
-		for (unsigned j = 0; j < m; j++)
-			out[idx[j]] = lpm6_lookup_entry_(ent[j], a[idx[j]]);
-	}
+	for (unsigned i = 0; i < n; i++)
+		nh[i] = lpm6_lookup(t, addrs[i]);
 }
 
 #endif
