@@ -32,6 +32,7 @@
 # Rows {"system","metric","value","unit"} go to bench/results/bridge.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NMBRIDGE_ARGS (extra nmbridge options),
 #        ROWS="bridge devmap nmbridge dpdk" (a subset leaves the others n/a), GENS=2,
+#        APP_NICE=0 (nice value of nmbridge and testpmd, which share CPU_APP with bnin's NAPI),
 #        PERF_DIR=DIR: after the measured runs, one more run per row under
 #        `perf record -a -g` (not counted), DIR/ROW.data and DIR/ROW.txt (perf report).
 source "$(dirname "$0")/../tests/lib.sh"
@@ -42,6 +43,7 @@ WIN=${WIN:-5}
 NMBRIDGE_ARGS=${NMBRIDGE_ARGS:-}
 ROWS=${ROWS:-bridge devmap nmbridge dpdk}
 GENS=${GENS:-2}
+APP_NICE=${APP_NICE:-0}
 PERF_DIR=${PERF_DIR:-}
 for b in pkt-gen nmbridge xdp-peer; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b not built (make all)"
@@ -52,6 +54,7 @@ done
 TESTPMD=$(command -v dpdk-testpmd || true)
 [ -n "$PERF_DIR" ] && { command -v perf >/dev/null || die "perf missing (PERF_DIR set)"; }
 bench_init bridge
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ns_add g
 ns_add b
@@ -183,7 +186,7 @@ row_devmap() {
 row_nmbridge() {
 	echo "bench: (c) nmbridge" >&2
 	# shellcheck disable=SC2086
-	bg nmbridge in_ns b "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
+	bg nmbridge in_ns b nice -n "$APP_NICE" "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
 		$NMBRIDGE_ARGS 9>&-
 	local npid=$BG_PID log=$NSTEST_TMP/nmbridge.log
 	wait_for 10 grep -q "thread" "$log" || die "nmbridge: $(cat "$log")"
@@ -205,7 +208,7 @@ row_dpdk() {
 		return 0
 	fi
 	echo "bench: (d) dpdk-testpmd io-fwd, net_af_xdp" >&2
-	bg testpmd in_ns b sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
+	bg testpmd in_ns b nice -n "$APP_NICE" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' sh \
 		"$TESTPMD" -l "$CPU_GEN,$CPU_APP" --main-lcore "$CPU_GEN" --no-huge --no-pci -m 1024 \
 		--no-shconf --log-level=pmd.net.af_xdp:info \
 		--vdev net_af_xdp0,iface=bnin --vdev net_af_xdp1,iface=bnout -- \
@@ -255,7 +258,9 @@ echo
 echo "bridging bngen -> bnin => bnout -> bnsnk, 64-byte frames, one flow, delivered at the sink,"
 echo "median of $RUNS runs (${WIN}s windows after ${WARM}s warmup), $GENS generator processes; nmbridge: ${NM_MODE:-?}"
 echo "placement: generator CPU $CPU_GEN; sink $PLACE_SINK; bnin $PLACE_IN;" \
-	"nmbridge / testpmd forwarding on CPU $CPU_APP"
+	"nmbridge / testpmd forwarding on CPU $CPU_APP (nice $APP_NICE)"
+echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
+	"(other work on this VM skews every row; the bench lock does not stop tests)"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' row system Mpps offered runs "nmbridge/row"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(a)" "linux-bridge" "$R_bridge" "$OFF_bridge" "$RUNS_bridge" "${ra}x (target >= 1.5: $(met "$ra" 1.5))"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(b)" "xdp-redirect (devmap)" "$R_devmap" "$OFF_devmap" "$RUNS_devmap" "${rb}x (target >= 0.8: $(met "$rb" 0.8))"

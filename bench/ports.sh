@@ -31,6 +31,7 @@ for c in ethtool taskset; do
 	command -v $c >/dev/null || die "$c missing (make deps)"
 done
 bench_init ports
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ns_add a
 ns_add b
@@ -140,6 +141,7 @@ echo
 echo "pkt-gen rx, 64-byte frames from pkt-gen -f live over one veth pair, median of $RUNS runs"
 echo "(${WIN}s windows after ${WARM}s warmup, $GENS generator processes); pipes: $PIPE_N packets tx -> rx"
 echo "placement: generator CPU $CPU_GEN; receiver CPU $CPU_APP; vb $PLACE_NAPI"
+echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-40s %9s %9s  %s\n' "receiver" Mpps offered runs
 printf '%-40s %9s %9s  %s\n' "AF_XDP (${MODE_xdp})" "$R_xdp" "$OFF_xdp" "$RUNS_xdp"
 printf '%-40s %9s %9s  %s\n' "AF_PACKET (${MODE_packet})" "$R_packet" "$OFF_packet" "$RUNS_packet"
