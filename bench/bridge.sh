@@ -18,25 +18,21 @@
 #   (a) linux-bridge   bnin and bnout in a Linux bridge (br_netfilter calls off, static fdb)
 #   (b) xdp-redirect   an XDP program on bnin redirects to bnout through a devmap (the
 #                      in-kernel ceiling for any AF_XDP program on these veths)
-#   (c) nmbridge       bin/nmbridge -i netmap:bnin -i netmap:bnout -B 50 (AF_XDP, shared UMEM,
-#                      preferred busy polling: bnin's NAPI runs in nmbridge's rxsync)
+#   (c) nmbridge       bin/nmbridge -i netmap:bnin -i netmap:bnout (AF_XDP, shared UMEM, poll())
 #   (d) dpdk-testpmd   testpmd io-fwd over two net_af_xdp ports (if dpdk-testpmd exists;
 #                      `make bench-deps` installs it, Debian's dpdk-dev)
 # Core placement, the same for every row (printed with the table):
 #   CPU_GEN (0): the generator and the sink (threaded NAPI of bnsnk pinned there, SCHED_FIFO:
 #                the sink always drains first, the generator gets what is left)
 #   CPU_APP (1): the system under test: threaded NAPI of bnin (where the Linux bridge and the
-#                XDP redirect run, and where AF_XDP copies frames in unless the poller busy
-#                polls it), nmbridge's thread, testpmd's forwarding lcore
+#                XDP redirect run, and where AF_XDP copies frames in), nmbridge's thread,
+#                testpmd's forwarding lcore
 # bnin has GRO on for every row (so the veth keeps one NAPI instance, and XDP-transmitted
 # frames are accepted without an XDP program in row (a)).
 # Rows {"system","metric","value","unit"} go to bench/results/bridge.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NMBRIDGE_ARGS (extra nmbridge options),
 #        ROWS="bridge devmap nmbridge dpdk" (a subset leaves the others n/a), GENS=2,
 #        APP_NICE=0 (nice value of nmbridge and testpmd, which share CPU_APP with bnin's NAPI),
-#        NMBRIDGE_BUSY=50 (nmbridge -B: preferred busy polling, microseconds; 0 = plain poll()),
-#        BUSY_DEFER=2 BUSY_TIMEOUT_NS=200000 (napi_defer_hard_irqs / gro_flush_timeout of bnin
-#        and bnout in rows (c) and (d)),
 #        PERF_DIR=DIR: after the measured runs, one more run per row under
 #        `perf record -a -g` (not counted), DIR/ROW.data and DIR/ROW.txt (perf report).
 source "$(dirname "$0")/../tests/lib.sh"
@@ -48,9 +44,6 @@ NMBRIDGE_ARGS=${NMBRIDGE_ARGS:-}
 ROWS=${ROWS:-bridge devmap nmbridge dpdk}
 GENS=${GENS:-2}
 APP_NICE=${APP_NICE:-0}
-NMBRIDGE_BUSY=${NMBRIDGE_BUSY:-50}
-BUSY_DEFER=${BUSY_DEFER:-2}
-BUSY_TIMEOUT_NS=${BUSY_TIMEOUT_NS:-200000}
 PERF_DIR=${PERF_DIR:-}
 for b in pkt-gen nmbridge xdp-peer; do
 	[ -x "$BIN/$b" ] || die "$BIN/$b not built (make all)"
@@ -193,9 +186,7 @@ row_devmap() {
 row_nmbridge() {
 	echo "bench: (c) nmbridge" >&2
 	# shellcheck disable=SC2086
-	local busy=()
-	[ "$NMBRIDGE_BUSY" -gt 0 ] && busy=(-B "$NMBRIDGE_BUSY")
-	bg nmbridge in_ns b nice -n "$APP_NICE" "$BIN/nmbridge" "${busy[@]}" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
+	bg nmbridge in_ns b nice -n "$APP_NICE" "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
 		$NMBRIDGE_ARGS 9>&-
 	local npid=$BG_PID log=$NSTEST_TMP/nmbridge.log
 	wait_for 10 grep -q "thread" "$log" || die "nmbridge: $(cat "$log")"
@@ -233,16 +224,6 @@ row_dpdk() {
 	return 0
 }
 
-# Rows (c) and (d) poll AF_XDP sockets from userspace with preferred busy polling (nmbridge
-# -B, testpmd's net_af_xdp busy_budget default): both get the NAPI deferral that the kernel
-# and DPDK documentation ask for on their ports; the kernel rows run with the defaults.
-busy_dev() { # defer timeout_ns
-	local i
-	for i in bnin bnout; do
-		in_ns b sh -c "echo $1 >/sys/class/net/$i/napi_defer_hard_irqs &&
-			echo $2 >/sys/class/net/$i/gro_flush_timeout" || die "NAPI deferral on $i"
-	done
-}
 PLACE_IN=$(napi_pin b bnin "$CPU_APP")
 for r in bridge devmap nmbridge dpdk; do
 	printf -v "R_$r" n/a
@@ -251,8 +232,7 @@ for r in bridge devmap nmbridge dpdk; do
 done
 for r in $ROWS; do
 	case $r in
-	bridge | devmap) busy_dev 0 0 && "row_$r" ;;
-	nmbridge | dpdk) busy_dev "$BUSY_DEFER" "$BUSY_TIMEOUT_NS" && "row_$r" ;;
+	bridge | devmap | nmbridge | dpdk) "row_$r" ;;
 	*) die "ROWS: unknown row $r (bridge devmap nmbridge dpdk)" ;;
 	esac
 done
@@ -278,7 +258,7 @@ echo
 echo "bridging bngen -> bnin => bnout -> bnsnk, 64-byte frames, one flow, delivered at the sink,"
 echo "median of $RUNS runs (${WIN}s windows after ${WARM}s warmup), $GENS generator processes; nmbridge: ${NM_MODE:-?}"
 echo "placement: generator CPU $CPU_GEN; sink $PLACE_SINK; bnin $PLACE_IN;" \
-	"nmbridge (-B $NMBRIDGE_BUSY) / testpmd forwarding on CPU $CPU_APP (nice $APP_NICE)"
+	"nmbridge / testpmd forwarding on CPU $CPU_APP (nice $APP_NICE)"
 echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
 	"(other work on this VM skews every row; the bench lock does not stop tests)"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' row system Mpps offered runs "nmbridge/row"

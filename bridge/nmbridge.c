@@ -1,7 +1,7 @@
 /*
  * nmbridge — a two-port bridge on netmap rings, both directions, zero copy.
  *
- *   nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] [-a CPU] [-B USECS] [-v]
+ *   nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] [-a CPU] [-v]
  *
  * With one port, the second is the host rings of the same interface (netmap:IF^), which
  * joins the wire to the host stack, as netmap's bridge does.
@@ -15,12 +15,6 @@
  * Threads: when both ports have the same number of ring pairs, ring pair i of A and ring
  * pair i of B are served by thread i, which owns those four rings outright (no locks).
  * Otherwise one thread serves all rings, round robin. -a CPU pins thread i to CPU+i.
- *
- * -B USECS turns on preferred busy polling for AF_XDP ports (NMBOX_BUSY_POLL, sys/xdp.c): the
- * receive NAPI of each port runs inside this thread's rxsync instead of in a kernel thread or
- * softirq that competes with it. When this thread shares a core with that NAPI, this is what
- * keeps the kernel from filling rings faster than the thread can empty them (and dropping the
- * rest after paying for them). Set the interfaces' napi_defer_hard_irqs and gro_flush_timeout.
  *
  * SIGUSR1 prints the totals so far; SIGINT/SIGTERM stop cleanly (ports closed, XDP programs
  * detached, TAP devices removed) after printing totals and the buffer audit.
@@ -175,16 +169,14 @@ static void *worker_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr,
-	        "usage: nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] "
-	        "[-a CPU] [-B USECS] [-v]\n"
-	        "  one -i netmap:IF bridges IF with its host rings (netmap:IF^)\n"
-	        "  -b BURST  slots moved per ring per round (default 512)\n"
-	        "  -w SECS   wait before forwarding (default 0)\n"
-	        "  -c        copy payloads even when the ports could swap buffers\n"
-	        "  -a CPU    pin thread i to CPU+i\n"
-	        "  -B USECS  AF_XDP preferred busy polling (receive NAPI runs in our threads)\n"
-	        "  -v        print per-second rates per direction\n");
+	fprintf(stderr, "usage: nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] "
+	                "[-a CPU] [-v]\n"
+	                "  one -i netmap:IF bridges IF with its host rings (netmap:IF^)\n"
+	                "  -b BURST  slots moved per ring per round (default 512)\n"
+	                "  -w SECS   wait before forwarding (default 0)\n"
+	                "  -c        copy payloads even when the ports could swap buffers\n"
+	                "  -a CPU    pin thread i to CPU+i\n"
+	                "  -v        print per-second rates per direction\n");
 	exit(2);
 }
 
@@ -216,11 +208,11 @@ int main(int argc, char **argv)
 {
 	const char *spec[2] = {NULL, NULL};
 	char host_spec[64];
-	int nspec = 0, copy = 0, cpu = -1, verbose = 0, busy_us = 0, opt;
+	int nspec = 0, copy = 0, cpu = -1, verbose = 0, opt;
 	uint32_t burst = 512;
 	double wait = 0;
 
-	while ((opt = getopt(argc, argv, "i:b:w:ca:B:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "i:b:w:ca:vh")) != -1) {
 		switch (opt) {
 		case 'i':
 			if (nspec == 2) {
@@ -244,13 +236,6 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			cpu = atoi(optarg);
-			break;
-		case 'B':
-			busy_us = atoi(optarg);
-			if (busy_us <= 0) {
-				fprintf(stderr, "nmbridge: -B %s: want microseconds > 0\n", optarg);
-				return 2;
-			}
 			break;
 		case 'v':
 			verbose = 1;
@@ -280,11 +265,6 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 
-	if (busy_us > 0) {
-		char v[16];
-		snprintf(v, sizeof(v), "%d", busy_us);
-		setenv("NMBOX_BUSY_POLL", v, 1);
-	}
 	struct nmport *a = nmport_open(spec[0], NULL);
 	if (!a) {
 		fprintf(stderr, "nmbridge: %s\n", nmport_errmsg());
@@ -299,13 +279,11 @@ int main(int argc, char **argv)
 	int zcopy = !copy && nmport_same_pool(a, b);
 	int nw = a->nrings == b->nrings ? (int)a->nrings : 1;
 	unsigned nrings = a->nrings > b->nrings ? a->nrings : b->nrings;
-	fprintf(stderr, "nmbridge: %s <-> %s: %s, %d thread%s, burst %u%s\n", spec[0], spec[1],
+	fprintf(stderr, "nmbridge: %s <-> %s: %s, %d thread%s, burst %u\n", spec[0], spec[1],
 	        zcopy  ? "zero copy (buffer swap)"
 	        : copy ? "copy (-c)"
 	               : "copy (separate pools)",
-	        nw, nw == 1 ? "" : "s", burst,
-	        getenv("NMBOX_BUSY_POLL") && atoi(getenv("NMBOX_BUSY_POLL")) > 0 ? ", busy polling"
-	                                                                         : "");
+	        nw, nw == 1 ? "" : "s", burst);
 
 	if (wait > 0) {
 		struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};

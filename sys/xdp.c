@@ -31,12 +31,6 @@
 #include <xdp/xsk.h>
 #include "nm_internal.h"
 
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
 #ifndef XDP_MAX_TX_SKB_BUDGET
 #define XDP_MAX_TX_SKB_BUDGET 9
 #endif
@@ -50,7 +44,6 @@ struct xdp_rp {
 	uint32_t posted;   /* buffers given to the fill ring and not yet received */
 	uint32_t inflight; /* TX descriptors not yet completed */
 	uint32_t frame_size, headroom;
-	int busy; /* preferred busy polling: rxsync runs the queue's NAPI itself */
 };
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -140,10 +133,7 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 		x->posted += n;
 		rp->rx_hwcur = head;
 	}
-	if (x->busy)
-		recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
-	else
-		fq_kick(x);
+	fq_kick(x);
 
 	/* 2. Move received descriptors into slots from tail on (keep one slot free). */
 	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, head, r->tail);
@@ -215,50 +205,6 @@ static int xdp_txsync(struct nmport *p, struct nm_ringpair *rp)
 		xdp_complete(x, r);
 	}
 	return 0;
-}
-
-static long sysfs_long(const char *ifname, const char *attr)
-{
-	char path[128];
-	long v = -1;
-	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, attr);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-/*
- * NMBOX_BUSY_POLL=USECS: preferred busy polling (SO_PREFER_BUSY_POLL). Every rxsync makes
- * a recvfrom() that runs the queue's NAPI in the caller's context, so receive work happens
- * when and where the application asks for it; with the interface's napi_defer_hard_irqs
- * and gro_flush_timeout set, the kernel does not also run that NAPI elsewhere while the
- * application keeps polling. Without them it still works, but less well: say so.
- */
-static void busy_poll_setup(struct nmport *p, struct xdp_rp *x, int fd, int qid)
-{
-	const char *bp = getenv("NMBOX_BUSY_POLL");
-	int us = bp ? atoi(bp) : 0, on = 1, budget = 64;
-	if (us <= 0)
-		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &on, sizeof(on)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &us, sizeof(us)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget, sizeof(budget))) {
-		fprintf(stderr, "%s: NMBOX_BUSY_POLL: %s; polling without it\n", p->spec,
-		        strerror(errno));
-		return;
-	}
-	x->busy = 1;
-	if (qid == 0 && (sysfs_long(p->ifname, "napi_defer_hard_irqs") <= 0 ||
-	                 sysfs_long(p->ifname, "gro_flush_timeout") <= 0))
-		fprintf(stderr,
-		        "%s: busy polling works best with deferred NAPI re-arming: echo 2 > "
-		        "/sys/class/net/%s/napi_defer_hard_irqs; echo 200000 > "
-		        "/sys/class/net/%s/gro_flush_timeout\n",
-		        p->spec, p->ifname, p->ifname);
 }
 
 static void xdp_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
@@ -423,7 +369,6 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		snprintf(p->mode, sizeof(p->mode), "%s", chosen);
 	int budget = 256;
 	setsockopt(rp->fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, sizeof(budget));
-	busy_poll_setup(p, x, rp->fd, qid);
 
 	/* TX slots own N buffers; N more go to the fill ring for the RX side. */
 	rc = nm_ring_fill(rp->tx, pl);
