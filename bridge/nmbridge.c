@@ -1,7 +1,7 @@
 /*
  * nmbridge — a two-port bridge on netmap rings, both directions, zero copy.
  *
- *   nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] [-a CPU] [-v]
+ *   nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-r SLOTS] [-w WAIT_SECS] [-c] [-a CPU] [-v]
  *
  * With one port, the second is the host rings of the same interface (netmap:IF^), which
  * joins the wire to the host stack, as netmap's bridge does.
@@ -15,6 +15,11 @@
  * Threads: when both ports have the same number of ring pairs, ring pair i of A and ring
  * pair i of B are served by thread i, which owns those four rings outright (no locks).
  * Otherwise one thread serves all rings, round robin. -a CPU pins thread i to CPU+i.
+ *
+ * -r SLOTS sets the slots per ring (a power of two, 64..16384; default 1024). On AF_XDP the
+ * receive side of a port has 2 x SLOTS buffers to absorb a burst (SLOTS in user slots, SLOTS
+ * posted to the fill ring): when the kernel's receive work shares a core with this thread,
+ * a burst that arrives while the thread waits for the core is dropped once those run out.
  *
  * SIGUSR1 prints the totals so far; SIGINT/SIGTERM stop cleanly (ports closed, XDP programs
  * detached, TAP devices removed) after printing totals and the buffer audit.
@@ -169,14 +174,16 @@ static void *worker_main(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-w WAIT_SECS] [-c] "
-	                "[-a CPU] [-v]\n"
-	                "  one -i netmap:IF bridges IF with its host rings (netmap:IF^)\n"
-	                "  -b BURST  slots moved per ring per round (default 512)\n"
-	                "  -w SECS   wait before forwarding (default 0)\n"
-	                "  -c        copy payloads even when the ports could swap buffers\n"
-	                "  -a CPU    pin thread i to CPU+i\n"
-	                "  -v        print per-second rates per direction\n");
+	fprintf(stderr,
+	        "usage: nmbridge -i SPEC_A [-i SPEC_B] [-b BURST] [-r SLOTS] [-w WAIT_SECS] [-c] "
+	        "[-a CPU] [-v]\n"
+	        "  one -i netmap:IF bridges IF with its host rings (netmap:IF^)\n"
+	        "  -b BURST  slots moved per ring per round (default 512)\n"
+	        "  -r SLOTS  slots per ring (power of two, 64..16384; default 1024)\n"
+	        "  -w SECS   wait before forwarding (default 0)\n"
+	        "  -c        copy payloads even when the ports could swap buffers\n"
+	        "  -a CPU    pin thread i to CPU+i\n"
+	        "  -v        print per-second rates per direction\n");
 	exit(2);
 }
 
@@ -210,9 +217,10 @@ int main(int argc, char **argv)
 	char host_spec[64];
 	int nspec = 0, copy = 0, cpu = -1, verbose = 0, opt;
 	uint32_t burst = 512;
+	struct nmport_opts po = {0};
 	double wait = 0;
 
-	while ((opt = getopt(argc, argv, "i:b:w:ca:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "i:b:r:w:ca:vh")) != -1) {
 		switch (opt) {
 		case 'i':
 			if (nspec == 2) {
@@ -225,6 +233,15 @@ int main(int argc, char **argv)
 			burst = (uint32_t)strtoul(optarg, NULL, 0);
 			if (burst == 0 || burst > 8192) {
 				fprintf(stderr, "nmbridge: -b %s: want 1..8192\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			po.ring_size = (uint32_t)strtoul(optarg, NULL, 0);
+			if (po.ring_size < 64 || po.ring_size > 16384 ||
+			    (po.ring_size & (po.ring_size - 1))) {
+				fprintf(stderr, "nmbridge: -r %s: want a power of two, 64..16384\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -265,12 +282,12 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 
-	struct nmport *a = nmport_open(spec[0], NULL);
+	struct nmport *a = nmport_open(spec[0], &po);
 	if (!a) {
 		fprintf(stderr, "nmbridge: %s\n", nmport_errmsg());
 		return 1;
 	}
-	struct nmport *b = nmport_open(spec[1], NULL);
+	struct nmport *b = nmport_open(spec[1], &po);
 	if (!b) {
 		fprintf(stderr, "nmbridge: %s\n", nmport_errmsg());
 		nmport_close(a);
