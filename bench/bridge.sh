@@ -19,6 +19,7 @@
 #   (b) xdp-redirect   an XDP program on bnin redirects to bnout through a devmap (the
 #                      in-kernel ceiling for any AF_XDP program on these veths)
 #   (c) nmbridge       bin/nmbridge -i netmap:bnin -i netmap:bnout (AF_XDP, shared UMEM, poll())
+#   (c') nmbridge -r 4096   the same with 4096-slot rings (more receive buffers for bursts)
 #   (d) dpdk-testpmd   testpmd io-fwd over two net_af_xdp ports (if dpdk-testpmd exists;
 #                      `make bench-deps` installs it, Debian's dpdk-dev)
 # Core placement, the same for every row (printed with the table):
@@ -31,7 +32,7 @@
 # frames are accepted without an XDP program in row (a)).
 # Rows {"system","metric","value","unit"} go to bench/results/bridge.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NMBRIDGE_ARGS (extra nmbridge options),
-#        ROWS="bridge devmap nmbridge dpdk" (a subset leaves the others n/a), GENS=2,
+#        ROWS="bridge devmap nmbridge nmbridge4k dpdk" (a subset leaves the others n/a), GENS=2,
 #        APP_NICE=0 (nice value of nmbridge and testpmd, which share CPU_APP with bnin's NAPI),
 #        PERF_DIR=DIR: after the measured runs, one more run per row under
 #        `perf record -a -g` (not counted), DIR/ROW.data and DIR/ROW.txt (perf report).
@@ -41,7 +42,7 @@ nstest_init
 WARM=${WARM:-2}
 WIN=${WIN:-5}
 NMBRIDGE_ARGS=${NMBRIDGE_ARGS:-}
-ROWS=${ROWS:-bridge devmap nmbridge dpdk}
+ROWS=${ROWS:-bridge devmap nmbridge nmbridge4k dpdk}
 GENS=${GENS:-2}
 APP_NICE=${APP_NICE:-0}
 PERF_DIR=${PERF_DIR:-}
@@ -182,18 +183,21 @@ row_devmap() {
 	stop_bg "$rpid"
 }
 
-# (c) nmbridge.
-row_nmbridge() {
-	echo "bench: (c) nmbridge" >&2
+# (c) nmbridge, with its defaults (and NMBRIDGE_ARGS); (c') the same with -r 4096.
+row_nmbridge4k() { row_nmbridge nmbridge4k -r 4096; }
+row_nmbridge() { # [row extra-args...]
+	local row=${1:-nmbridge}
+	shift
+	echo "bench: (c) nmbridge $NMBRIDGE_ARGS $*" >&2
 	# shellcheck disable=SC2086
 	bg nmbridge in_ns b nice -n "$APP_NICE" "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
-		$NMBRIDGE_ARGS 9>&-
+		$NMBRIDGE_ARGS "$@" 9>&-
 	local npid=$BG_PID log=$NSTEST_TMP/nmbridge.log
 	wait_for 10 grep -q "thread" "$log" || die "nmbridge: $(cat "$log")"
 	grep -q "zero copy" "$log" || die "nmbridge is not zero copy: $(cat "$log")"
 	NM_MODE=$(grep -o 'AF_XDP [a-z-]* [a-z-]*' "$log" | head -1)
 	napi_pin b bnin "$CPU_APP" >/dev/null
-	measure_row nmbridge
+	measure_row "$row"
 	stop_bg "$npid" || die "nmbridge exited non-zero: $(tail -5 "$log")"
 	grep -q "pool audit ok" "$log" || die "nmbridge audit: $(tail -3 "$log")"
 	in_ns b ip -d link show bnin | grep -q 'prog/xdp' && die "nmbridge left an XDP program on bnin"
@@ -225,15 +229,15 @@ row_dpdk() {
 }
 
 PLACE_IN=$(napi_pin b bnin "$CPU_APP")
-for r in bridge devmap nmbridge dpdk; do
+for r in bridge devmap nmbridge nmbridge4k dpdk; do
 	printf -v "R_$r" n/a
 	printf -v "RUNS_$r" -
 	printf -v "OFF_$r" -
 done
 for r in $ROWS; do
 	case $r in
-	bridge | devmap | nmbridge | dpdk) "row_$r" ;;
-	*) die "ROWS: unknown row $r (bridge devmap nmbridge dpdk)" ;;
+	bridge | devmap | nmbridge | nmbridge4k | dpdk) "row_$r" ;;
+	*) die "ROWS: unknown row $r (bridge devmap nmbridge nmbridge4k dpdk)" ;;
 	esac
 done
 
@@ -249,6 +253,11 @@ row dpdk-testpmd-af_xdp delivered_64B "$R_dpdk" Mpps
 row nmbridge/linux-bridge delivered_ratio "$ra" x
 row nmbridge/xdp-redirect-devmap delivered_ratio "$rb" x
 row nmbridge/dpdk-testpmd-af_xdp delivered_ratio "$rd" x
+n4=$R_nmbridge4k
+row nmbridge-r4096 delivered_64B "$n4" Mpps
+row nmbridge-r4096/linux-bridge delivered_ratio "$(ratio "$n4" "$R_bridge")" x
+row nmbridge-r4096/xdp-redirect-devmap delivered_ratio "$(ratio "$n4" "$R_devmap")" x
+row nmbridge-r4096/dpdk-testpmd-af_xdp delivered_ratio "$(ratio "$n4" "$R_dpdk")" x
 
 met() { # ratio target
 	awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "MET";
@@ -265,5 +274,6 @@ printf '%-4s %-28s %9s %9s  %-24s %s\n' row system Mpps offered runs "nmbridge/r
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(a)" "linux-bridge" "$R_bridge" "$OFF_bridge" "$RUNS_bridge" "${ra}x (target >= 1.5: $(met "$ra" 1.5))"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(b)" "xdp-redirect (devmap)" "$R_devmap" "$OFF_devmap" "$RUNS_devmap" "${rb}x (target >= 0.8: $(met "$rb" 0.8))"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(c)" "nmbridge" "$R_nmbridge" "$OFF_nmbridge" "$RUNS_nmbridge" "1.00x"
+printf '%-4s %-28s %9s %9s  %-24s %s\n' "(c')" "nmbridge -r 4096" "$n4" "$OFF_nmbridge4k" "$RUNS_nmbridge4k" "$(ratio "$nm" "$n4")x; itself / (a) (b) (d): $(ratio "$n4" "$R_bridge")x $(ratio "$n4" "$R_devmap")x $(ratio "$n4" "$R_dpdk")x"
 printf '%-4s %-28s %9s %9s  %-24s %s\n' "(d)" "dpdk-testpmd io (af_xdp)" "$R_dpdk" "$OFF_dpdk" "$RUNS_dpdk" "${rd}x (target >= 1.5: $(met "$rd" 1.5))"
 bench_write
