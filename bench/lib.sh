@@ -7,7 +7,7 @@
 #   bench_write          writes the recorded rows as a JSON array (called on success)
 #
 # Only one benchmark (or benchmark-heavy helper) runs at a time on this 2-core VM: every
-# script takes an exclusive flock on /tmp/nmbox-bench.lock for its whole run.
+# script holds an exclusive flock on /tmp/nmbox-bench.lock for its whole run.
 # CPU placement is the caller's: CPU_GEN / CPU_APP (defaults 0 / 1) are exported here so that
 # every script pins the same way (generator and its NAPI work on CPU_GEN, the system under
 # test on CPU_APP).
@@ -20,11 +20,16 @@ bench_init() {
 	BENCH_NAME=$1
 	BENCH_OUT=$TOP/bench/results/$1.json
 	mkdir -p "$TOP/bench/results"
-	exec 9>/tmp/nmbox-bench.lock
-	if ! flock -n 9; then
+	# The lock is held by a flock process that lives as long as this script, not by an fd of
+	# the script: children started later (routers, generators) inherit nothing, so one that
+	# outlives a killed script cannot keep the lock (flock -o: the command gets no lock fd).
+	flock -n /tmp/nmbox-bench.lock true ||
 		echo "bench: waiting for another benchmark to finish (/tmp/nmbox-bench.lock)" >&2
-		flock 9
-	fi
+	exec 8< <(exec flock -o /tmp/nmbox-bench.lock sh -c \
+		"echo locked; while kill -0 $$ 2>/dev/null; do sleep 0.5; done")
+	local l
+	read -r l <&8
+	[ "$l" = locked ] || { echo "bench: could not take /tmp/nmbox-bench.lock" >&2; exit 1; }
 }
 
 median() {
