@@ -882,40 +882,61 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port);
 }
 
-static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
-                   uint32_t nhid, unsigned *ngen)
+/* The packet becomes an ICMP error back to its source (counted under reason and routed with
+ * the generated ones), or is dropped when no error can be built. */
+static inline void icmp_error_or_drop(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v,
+                                      unsigned i, unsigned *ngen, int v6, uint8_t type, int reason)
 {
-	struct rt *rt = w->rt;
-	uint8_t *ip = p->data + ETH_HLEN_;
-	int r;
-	if (unlikely(nhid == RT_FIB_MISS)) {
-		if ((r = icmp4_error(w, p, ICMP4_UNREACH, 0, RT_DROP_NO_ROUTE)) != 0)
-			drop(w, v, r);
-		else {
-			w->st.drops[RT_DROP_NO_ROUTE]++;
-			w->gen[(*ngen)++] = (uint16_t)i;
-		}
-		return;
+	int r = v6 ? icmp6_error(w, p, type, 0, reason) : icmp4_error(w, p, type, 0, reason);
+	if (r != 0)
+		drop(w, v, r);
+	else {
+		w->st.drops[reason]++;
+		w->gen[(*ngen)++] = (uint16_t)i;
 	}
-	const struct rt_nh *nh = &rt->nh[nhid];
+}
+
+/*
+ * What route4 and route6 share: no route (ICMP unreachable), a local destination, a next
+ * hop that does not forward, TTL / hop limit expiring (ICMP time exceeded). Returns the
+ * next hop to forward through, or NULL when the packet was dealt with here. v6 is a
+ * constant at each call, so each inlined copy keeps only its own family's branches.
+ */
+static inline const struct rt_nh *route_pre(struct rt_worker *w, struct rt_pkt *p,
+                                            struct rt_verdict *v, unsigned i, uint32_t nhid,
+                                            unsigned *ngen, int v6)
+{
+	const uint8_t *ip = p->data + ETH_HLEN_;
+	if (unlikely(nhid == RT_FIB_MISS)) {
+		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_UNREACH : ICMP4_UNREACH,
+		                   RT_DROP_NO_ROUTE);
+		return NULL;
+	}
+	const struct rt_nh *nh = &w->rt->nh[nhid];
 	if (unlikely(nh->kind == RT_NH_LOCAL)) {
-		if (local4(w, p, v))
+		if (v6 ? local6(w, p, v) : local4(w, p, v))
 			w->gen[(*ngen)++] = (uint16_t)i;
-		return;
+		return NULL;
 	}
 	if (unlikely(nh->kind != RT_NH_GW && nh->kind != RT_NH_CONNECTED)) {
 		drop(w, v, RT_DROP_NO_ROUTE);
-		return;
+		return NULL;
 	}
-	if (unlikely(ip[8] <= 1)) {
-		if ((r = icmp4_error(w, p, ICMP4_TIMXCEED, 0, RT_DROP_TTL)) != 0)
-			drop(w, v, r);
-		else {
-			w->st.drops[RT_DROP_TTL]++;
-			w->gen[(*ngen)++] = (uint16_t)i;
-		}
-		return;
+	if (unlikely(ip[v6 ? 7 : 8] <= 1)) { /* hop limit / TTL */
+		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_TIMXCEED : ICMP4_TIMXCEED,
+		                   RT_DROP_TTL);
+		return NULL;
 	}
+	return nh;
+}
+
+static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                   uint32_t nhid, unsigned *ngen)
+{
+	uint8_t *ip = p->data + ETH_HLEN_;
+	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 0);
+	if (!nh)
+		return;
 	/* TTL - 1: the word TTL|protocol drops by 0x0100 */
 	uint16_t old, nw, hc;
 	memcpy(&old, ip + 8, 2);
@@ -936,37 +957,10 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
                    uint32_t nhid, unsigned *ngen)
 {
-	struct rt *rt = w->rt;
 	uint8_t *ip = p->data + ETH_HLEN_;
-	int r;
-	if (unlikely(nhid == RT_FIB_MISS)) {
-		if ((r = icmp6_error(w, p, ICMP6_UNREACH, 0, RT_DROP_NO_ROUTE)) != 0)
-			drop(w, v, r);
-		else {
-			w->st.drops[RT_DROP_NO_ROUTE]++;
-			w->gen[(*ngen)++] = (uint16_t)i;
-		}
+	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 1);
+	if (!nh)
 		return;
-	}
-	const struct rt_nh *nh = &rt->nh[nhid];
-	if (unlikely(nh->kind == RT_NH_LOCAL)) {
-		if (local6(w, p, v))
-			w->gen[(*ngen)++] = (uint16_t)i;
-		return;
-	}
-	if (unlikely(nh->kind != RT_NH_GW && nh->kind != RT_NH_CONNECTED)) {
-		drop(w, v, RT_DROP_NO_ROUTE);
-		return;
-	}
-	if (unlikely(ip[7] <= 1)) {
-		if ((r = icmp6_error(w, p, ICMP6_TIMXCEED, 0, RT_DROP_TTL)) != 0)
-			drop(w, v, r);
-		else {
-			w->st.drops[RT_DROP_TTL]++;
-			w->gen[(*ngen)++] = (uint16_t)i;
-		}
-		return;
-	}
 	ip[7]--;
 	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
 	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port) && v->action == RT_ACT_TX)
