@@ -365,15 +365,6 @@ static void link_stats(struct rt *rt, unsigned port, struct rt_link *l)
 	snprintf(l->mode, sizeof(l->mode), "%s", pi->np->mode);
 }
 
-static void tap_name(const char *ifname, char *out)
-{
-	const char *env = getenv("NMBOX_TAP_NAME");
-	if (env && *env)
-		snprintf(out, IFNAMSIZ, "%s", env);
-	else
-		snprintf(out, IFNAMSIZ, "nmh-%.*s", IFNAMSIZ - 5, ifname);
-}
-
 struct rt_io *rt_io_open(struct rt *rt, const struct rt_port_cfg *pc, unsigned n, char *err,
                          size_t errlen)
 {
@@ -416,7 +407,7 @@ struct rt_io *rt_io_open(struct rt *rt, const struct rt_port_cfg *pc, unsigned n
 			goto fail;
 		}
 		if (pi->hp)
-			tap_name(pi->np->ifname, pi->host_ifname);
+			nmport_tap_name(pi->np->ifname, pi->host_ifname);
 		for (unsigned r = 0; r < NMPORT_MAX_RINGS; r++)
 			pthread_spin_init(&pi->txlock[r], PTHREAD_PROCESS_PRIVATE);
 		pthread_spin_init(&pi->hostlock, PTHREAD_PROCESS_PRIVATE);
