@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <urcu-qsbr.h>
 
+#include "nm_mac.h"
 #include "router/rt.h"
 #include "router/rt_io.h"
 #if __has_include("api/api.h")
@@ -94,20 +95,6 @@ static int only_keys(const json_t *o, const char *where, const char *const *keys
 			return cfg_fail(err, errlen, "%s%s%s: unknown key (known: %s)", where,
 			                where[0] ? "." : "", k, known);
 		}
-	}
-	return 0;
-}
-
-static int parse_mac(const char *s, uint8_t m[6])
-{
-	unsigned v[6];
-	char tail;
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (v[i] > 255)
-			return -1;
-		m[i] = (uint8_t)v[i];
 	}
 	return 0;
 }
@@ -178,7 +165,7 @@ static int parse_port(struct cfg *c, unsigned i, const json_t *o, char *err, siz
 	p->host = h && json_is_true(h);
 	const json_t *m = json_object_get(o, "mac");
 	if (m) {
-		if (!json_is_string(m) || parse_mac(json_string_value(m), p->mac) ||
+		if (!json_is_string(m) || nm_parse_mac(json_string_value(m), p->mac) ||
 		    (p->mac[0] & 1))
 			return cfg_fail(err, errlen,
 			                "%s.mac: want a unicast MAC like \"02:00:00:00:00:01\"",

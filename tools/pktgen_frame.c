@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "nm_mac.h"
 #include "tools/pktgen_frame.h"
 
 uint32_t pg_csum_add(uint32_t sum, const void *data, size_t len)
@@ -153,14 +154,5 @@ int pg_parse_range(const char *s, struct pg_range *r)
 
 int pg_parse_mac(const char *s, uint8_t mac[6])
 {
-	unsigned v[6];
-	char tail;
-	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++) {
-		if (v[i] > 255)
-			return -1;
-		mac[i] = (uint8_t)v[i];
-	}
-	return 0;
+	return nm_parse_mac(s, mac);
 }
