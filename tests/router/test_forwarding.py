@@ -81,6 +81,35 @@ def test_ttl_decrement_and_checksum(lab):
     assert bytes(got[UDP].payload) == b"x" * 30
 
 
+def test_hlim_decrement_v6(lab):
+    """A UDP datagram over IPv6 arrives at B with hop limit 64-1, MACs rewritten, the rest
+    of the packet (addresses, flow label, payload, UDP checksum) untouched."""
+    from scapy.all import UDP, Ether, IPv6, Raw, in6_chksum
+    lst = lab.listen("b", "b0")
+    pkt = Ether(src=MAC["a0"], dst=MAC["p0"]) / IPv6(src="fd81:1::2", dst="fd82:0:7::7", hlim=64,
+                                                     fl=0x12345) / \
+        UDP(sport=4100, dport=4101) / Raw(b"y" * 30)
+    sent = bytes(pkt[IPv6])
+    lab.send("a", "a0", pkt)
+    got = lst.wait(lambda p: IPv6 in p and UDP in p and p[UDP].sport == 4100)
+    assert got is not None, "datagram not delivered to B"
+    assert got[Ether].dst == MAC["b0"] and got[Ether].src == MAC["p1"]
+    assert got[IPv6].hlim == 63
+    raw = bytes(got[IPv6])[:40 + got[IPv6].plen]
+    assert raw[:7] == sent[:7] and raw[8:] == sent[8:]  # only the hop limit byte differs
+    assert in6_chksum(17, got[IPv6], raw[40:]) == 0
+
+
+def test_tcp_across_v6(lab):
+    """A TCP connection from A to B over IPv6 carries data both ways through the router."""
+    srv = lab.bg_proc("b", "sh", "-c", "echo from-b6 | nc -6 -l -N fd81:2::2 5003")
+    rtlab.wait_for(5, lambda: "5003" in lab.sh("b", "ss", "-ltn").stdout, "listener on B")
+    r = lab.sh("a", "sh", "-c", "echo from-a6 | timeout 5 nc -6 -N fd81:2::2 5003")
+    out, _ = srv.communicate(timeout=10)
+    assert r.stdout.strip() == "from-b6"
+    assert out.decode().strip() == "from-a6"
+
+
 def test_longest_prefix_wins(lab):
     """10.82.5.9 (inside the /24) leaves to C, 10.82.6.9 (only the /16) to B; IPv6 alike."""
     from scapy.all import IP, UDP, Ether, IPv6
