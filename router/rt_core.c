@@ -600,14 +600,24 @@ int rt_route_del(struct rt *rt, const struct rt_route *r, size_t n, char *err, s
 	return ret;
 }
 
+/*
+ * The table becomes exactly r[0..n). Routes that exist with the same next hop are not
+ * touched; a route whose next hop changes is changed in place (the LPM swaps the next hop
+ * of that prefix, so a lookup sees the old or the new one, never a miss); new routes are
+ * added, the others deleted. Everything that can fail (validation, next-hop slots, route
+ * store memory) happens before the first change is published, so a failed PUT leaves the
+ * table as it was. adds/dels count a changed route as one of each (as `ip` would do it).
+ */
 int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_run, size_t *adds,
                      size_t *dels, char *err, size_t errlen)
 {
 	uint8_t dst[16];
-	int port, ret = 0;
-	size_t na = 0, nd = 0;
+	int port, ret = 0, any = 0;
+	size_t na = 0, nc = 0, nd = 0;
 	struct rt_rtab want = {.cap = 1024};
 	struct rt_route *addv = NULL, *delv = NULL;
+	size_t *chgv = NULL;
+	uint32_t *chgnh = NULL;
 
 	pthread_mutex_lock(&rt->ctl_lock);
 	for (size_t i = 0; i < n; i++)
@@ -617,13 +627,15 @@ int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_
 		want.cap *= 2;
 	want.e = calloc(want.cap, sizeof(*want.e));
 	addv = calloc(n + 1, sizeof(*addv));
+	chgv = calloc(n + 1, sizeof(*chgv));
+	chgnh = calloc(n + 1, sizeof(*chgnh));
 	delv = calloc(rt->rtab.nstatic + 1, sizeof(*delv));
-	if (!want.e || !addv || !delv) {
+	if (!want.e || !addv || !chgv || !chgnh || !delv) {
 		ret = -ENOMEM;
 		seterr(err, errlen, "routes: out of memory");
 		goto out;
 	}
-	/* the wanted set; a route is unchanged if it exists with the same next hop */
+	/* the wanted set, split into new, changed and unchanged routes */
 	for (size_t i = 0; i < n; i++) {
 		route_check(rt, &r[i], i, &port, dst, NULL, 0);
 		if (rtab_find(&want, r[i].family, r[i].plen, dst)) {
@@ -643,26 +655,23 @@ int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_
 			ret = -EEXIST;
 			goto out;
 		}
-		int same = 0;
-		if (e) {
-			const struct rt_nh *h = &rt->nh[e->nh];
-			uint8_t gw[16] = {0};
-			memcpy(gw, r[i].gw, alen(r[i].family));
-			same = h->port == port &&
-			       (r[i].has_gw ? h->kind == RT_NH_GW && !memcmp(h->gw, gw, 16)
-			                    : h->kind == RT_NH_CONNECTED);
-		}
-		if (!same)
+		if (!e) {
 			addv[na++] = r[i];
-		if (e && !same)
-			w->nh = 1; /* marks: must be deleted first */
+			continue;
+		}
+		const struct rt_nh *h = &rt->nh[e->nh];
+		uint8_t gw[16] = {0};
+		memcpy(gw, r[i].gw, alen(r[i].family));
+		int same =
+		    h->port == port && (r[i].has_gw ? h->kind == RT_NH_GW && !memcmp(h->gw, gw, 16)
+		                                    : h->kind == RT_NH_CONNECTED);
+		if (!same)
+			chgv[nc++] = i;
 	}
 	for (size_t i = 0; i < rt->rtab.cap; i++) {
 		struct rt_rentry *e = &rt->rtab.e[i];
-		if (!e->used || e->proto != RT_PROTO_STATIC)
-			continue;
-		struct rt_rentry *w = rtab_find(&want, e->family, e->plen, e->dst);
-		if (w && !w->nh)
+		if (!e->used || e->proto != RT_PROTO_STATIC ||
+		    rtab_find(&want, e->family, e->plen, e->dst))
 			continue;
 		struct rt_route *d = &delv[nd++];
 		memset(d, 0, sizeof(*d));
@@ -670,24 +679,60 @@ int rt_route_replace(struct rt *rt, const struct rt_route *r, size_t n, int dry_
 		d->plen = e->plen;
 		memcpy(d->dst, e->dst, 16);
 	}
-	if (!dry_run) {
-		/* changed routes are removed then added; an add failure leaves them removed, so
-		 * check capacity up front: every add needs at most one new next hop */
-		if ((ret = routes_del_locked(rt, delv, nd, err, errlen)) < 0)
+	if (dry_run)
+		goto out;
+	/* the next hops of changed routes first: running out of slots changes nothing */
+	for (size_t k = 0; k < nc; k++) {
+		const struct rt_route *c = &r[chgv[k]];
+		route_check(rt, c, chgv[k], &port, dst, NULL, 0);
+		if (!(chgnh[k] = route_nh(rt, c, port))) {
+			seterr(err, errlen, "routes[%zu]: out of next hops", chgv[k]);
+			while (k-- > 0)
+				nh_put(rt, chgnh[k]);
+			nh_reclaim(rt); /* never published: no grace period needed */
+			ret = -ENOMEM;
 			goto out;
-		if ((ret = routes_add_locked(rt, addv, na, err, errlen)) < 0)
-			goto out;
-		rt->generation++;
+		}
 	}
-	/* deletes that are replacements count as both */
+	/* new routes (all or nothing in the route store; rolled back on failure) */
+	if ((ret = routes_add_locked(rt, addv, na, err, errlen)) < 0) {
+		for (size_t k = 0; k < nc; k++)
+			nh_put(rt, chgnh[k]);
+		nh_reclaim(rt);
+		goto out;
+	}
+	/* changed routes: one in-place next-hop change each */
+	for (size_t k = 0; k < nc; k++) {
+		const struct rt_route *c = &r[chgv[k]];
+		route_check(rt, c, chgv[k], &port, dst, NULL, 0);
+		struct rt_rentry *e = rtab_find(&rt->rtab, c->family, c->plen, dst);
+		int fr = fib_add(rt, c->family, dst, c->plen, chgnh[k]);
+		if (fr < 0 && !ret) {
+			ret = fr; /* out of memory in the FIB: keep going, report */
+			seterr(err, errlen, "routes[%zu]: FIB: %s", chgv[k], strerror(-fr));
+		}
+		any |= nh_put(rt, e->nh);
+		e->nh = chgnh[k];
+	}
+	if (any) { /* old next hops nobody routes to any more: reuse after a grace period */
+		synchronize_rcu();
+		nh_reclaim(rt);
+	}
+	/* routes no longer wanted (they exist and are static: cannot fail) */
+	int dr = routes_del_locked(rt, delv, nd, err, errlen);
+	if (dr < 0 && !ret)
+		ret = dr;
+	rt->generation++;
 out:
 	pthread_mutex_unlock(&rt->ctl_lock);
 	if (adds)
-		*adds = ret == 0 ? na : 0;
+		*adds = ret == 0 ? na + nc : 0;
 	if (dels)
-		*dels = ret == 0 ? nd : 0;
+		*dels = ret == 0 ? nd + nc : 0;
 	free(want.e);
 	free(addv);
+	free(chgv);
+	free(chgnh);
 	free(delv);
 	return ret;
 }

@@ -667,6 +667,20 @@ static int count_cb(const struct rt_route *r, void *arg)
 	return 0;
 }
 
+struct find_dev {
+	const uint8_t *dst;
+	unsigned plen;
+	char dev[IFNAMSIZ];
+};
+
+static int find_dev_cb(const struct rt_route *r, void *arg)
+{
+	struct find_dev *f = arg;
+	if (r->family == AF_INET && r->plen == f->plen && !memcmp(r->dst, f->dst, 4))
+		snprintf(f->dev, sizeof(f->dev), "%s", r->dev);
+	return 0;
+}
+
 /* The control interface: errors name the item; all-or-nothing; replace diffs. */
 static void test_ctl(void)
 {
@@ -709,13 +723,41 @@ static void test_ctl(void)
 	/* the old 10.82/16 is gone from the data plane */
 	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64));
 	CHECK(vd[0].action == RT_ACT_TX && fb[0] + 14 && fb[0][14 + 20] == 3);
+	/* a next-hop change is made in place: counted as one add and one delete, the route
+	 * store holds the new egress, the data plane uses it; the unchanged route stays */
+	struct rt_route moved = r[0];
+	snprintf(moved.dev, sizeof(moved.dev), "p0");
+	uint64_t g2 = rt_generation(rt);
+	CHECK(rt_route_replace(rt, (struct rt_route[]){moved, r[2]}, 2, 0, &adds, &dels, err,
+	                       sizeof(err)) == 0);
+	CHECK(adds == 1 && dels == 1 && rt_generation(rt) == g2 + 1);
+	struct find_dev fd = {.dst = moved.dst, .plen = 24};
+	rt_route_walk(rt, find_dev_cb, &fd);
+	CHECK(!strcmp(fd.dev, "p0"));
+	n = 0;
+	rt_route_walk(rt, count_cb, &n);
+	CHECK(n == 4 + 2);
+	nemitted = 0;
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.90.0.5", 64));
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1 && emitted[0].port == 0);
+	/* a replace that fails (a device that does not exist) changes nothing */
+	struct rt_route bad = r[2];
+	snprintf(bad.dev, sizeof(bad.dev), "p9");
+	CHECK(rt_route_replace(rt, (struct rt_route[]){r[0], bad}, 2, 0, &adds, &dels, err,
+	                       sizeof(err)) < 0);
+	CHECK(rt_generation(rt) == g2 + 1 && strstr(err, "routes[1]") != NULL);
+	memset(&fd, 0, sizeof(fd));
+	fd.dst = moved.dst;
+	fd.plen = 24;
+	rt_route_walk(rt, find_dev_cb, &fd);
+	CHECK(!strcmp(fd.dev, "p0"));
 	CHECK(rt_route_del(rt, &r[1], 1, err, sizeof(err)) == -ENOENT);
 	CHECK(rt_route_del(rt, &r[2], 1, err, sizeof(err)) == 0);
 	struct rt_route conn = {.family = AF_INET, .plen = 24};
 	inet_pton(AF_INET, "10.1.0.0", conn.dst);
 	CHECK(rt_route_del(rt, &conn, 1, err, sizeof(err)) == -EINVAL);
 	struct rt_stats sum;
-	CHECK(rt_stats_get(rt, NULL, 0, &sum) == 1 && sum.rx_packets == 1);
+	CHECK(rt_stats_get(rt, NULL, 0, &sum) == 1 && sum.rx_packets == 2);
 }
 
 /* A burst mixing every kind of frame gets one verdict per frame and balanced counters. */
