@@ -107,6 +107,8 @@ struct rt_neigh_ent {
 	uint8_t addr[16];
 	uint64_t t_changed, t_next; /* ns, CLOCK_MONOTONIC */
 	uint8_t nhold;
+	uint8_t hold_gen; /* bit i: hold[i] was built by the router (ICMP error, echo reply), so
+	                     its release does not count as forwarded */
 	struct rt_held hold[RT_HOLD_MAX];
 };
 

@@ -312,7 +312,8 @@ static void neigh_flush(struct rt *rt, struct rt_worker *w, struct rt_neigh_ent 
 		memcpy(d, e->mac, 6);
 		memcpy(d + 6, p->mac, 6);
 		w->ops->send_held(w, &e->hold[i], e->port);
-		w->st.forwarded++;
+		if (!(e->hold_gen & (1u << i)))
+			w->st.forwarded++;
 	}
 	e->nhold = 0;
 }
@@ -353,8 +354,9 @@ out:
  * out to be usable after all (resolved by another thread meanwhile; mac filled).
  */
 static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
-                      int family, const uint8_t *target, unsigned port, uint8_t mac[6])
+                      int family, const uint8_t *target, unsigned port, int fwd, uint8_t mac[6])
 {
+	_Static_assert(RT_HOLD_MAX <= 8, "rt_neigh_ent.hold_gen has one bit per held packet");
 	struct rt *rt = w->rt;
 	int ret = 0;
 	pthread_mutex_lock(&rt->neigh_lock);
@@ -385,6 +387,8 @@ static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 		if (!tok) {
 			drop(w, v, RT_DROP_NO_BUF);
 		} else {
+			uint8_t bit = (uint8_t)(1u << e->nhold);
+			e->hold_gen = (uint8_t)(fwd ? e->hold_gen & ~bit : e->hold_gen | bit);
 			e->hold[e->nhold++] = (struct rt_held){tok, p->len, p->port};
 			v->action = RT_ACT_HELD;
 		}
@@ -436,18 +440,19 @@ void rt_neigh_tick(struct rt_worker *w)
 
 /*
  * Sends p to target (the gateway, or the destination itself) on port: rewrites the Ethernet
- * header from the neighbor entry, or holds the packet while the entry resolves.
+ * header from the neighbor entry, or holds the packet while the entry resolves. fwd: p is
+ * being forwarded (counted as such when a held copy is released), not built by the router.
  * Returns 1 if the packet is on its way (TX or HELD).
  */
 static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
-                     int family, const uint8_t *target, unsigned port)
+                     int family, const uint8_t *target, unsigned port, int fwd)
 {
 	const struct rt *rt = w->rt;
 	uint8_t mac[6];
 	int ni = rt_neigh_find(rt, family, target, port);
 	int st = ni >= 0 ? rt_neigh_read(rt, ni, mac) : RT_NUD_NONE;
 	if (unlikely(!nud_usable(st))) {
-		if (!neigh_hold(w, p, v, i, family, target, port, mac))
+		if (!neigh_hold(w, p, v, i, family, target, port, fwd, mac))
 			return v->action == RT_ACT_HELD;
 	}
 	memcpy(p->data, mac, 6);
@@ -865,7 +870,7 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 	}
 	/* a link-local destination is on the link it came from */
 	if (v6 && tgt[0] == 0xfe && (tgt[1] & 0xc0) == 0x80) {
-		neigh_out(w, p, v, i, AF_INET6, tgt, p->port);
+		neigh_out(w, p, v, i, AF_INET6, tgt, p->port, 0);
 		return;
 	}
 	if (nhid == RT_FIB_MISS) {
@@ -879,7 +884,7 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 		drop(w, v, nh->kind == RT_NH_BLACKHOLE ? RT_DROP_NO_ROUTE : RT_DROP_OTHER);
 		return;
 	}
-	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port);
+	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port, 0);
 }
 
 /* The packet becomes an ICMP error back to its source (counted under reason and routed with
@@ -950,7 +955,7 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 		memcpy(tgt, nh->gw, 4);
 	else
 		memcpy(tgt, ip + 16, 4);
-	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port) && v->action == RT_ACT_TX)
+	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1) && v->action == RT_ACT_TX)
 		w->st.forwarded++; /* held ones count when released */
 }
 
@@ -963,7 +968,7 @@ static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 		return;
 	ip[7]--;
 	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
-	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port) && v->action == RT_ACT_TX)
+	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1) && v->action == RT_ACT_TX)
 		w->st.forwarded++;
 }
 

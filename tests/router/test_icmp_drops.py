@@ -129,6 +129,39 @@ def test_no_route_unreachable_v6(lab):
     assert after["icmp_sent"] == before["icmp_sent"] + 1
 
 
+@pytest.mark.parametrize("fam", ["v4", "v6"])
+def test_icmp_error_to_unresolved_source_held_not_forwarded(lab, fam):
+    """TTL 1 from a source the router has no neighbor entry for (A's second address): the
+    Time Exceeded waits for ARP/ND in the hold queue, reaches A once resolved, and counts
+    as an ICMP error sent (ttl +1, icmp_sent +1), not as a forwarded packet."""
+    from scapy.all import ICMP, IP, UDP, ICMPv6TimeExceeded, IPv6
+    if fam == "v4":
+        me = "10.81.1.77"
+        lab.sh("a", "ip", "addr", "replace", f"{me}/24", "dev", "a0")
+        pkt = eth() / IP(src=me, dst="10.82.1.1", ttl=1, id=1777) / UDP(sport=1777, dport=9)
+        match = (lambda p: ICMP in p and p[ICMP].type == 11 and p[IP].dst == me)
+    else:
+        me = "fd81:1::77"
+        lab.sh("a", "ip", "addr", "replace", f"{me}/64", "dev", "a0", "nodad")
+        pkt = eth() / IPv6(src=me, dst="fd82::1", hlim=1) / UDP(sport=1777, dport=9)
+        match = (lambda p: ICMPv6TimeExceeded in p and p[IPv6].dst == me)
+    try:
+        before = lab.stats()
+        la = lab.listen("a", "a0")
+        lab.send("a", "a0", pkt)
+        got = la.wait(match, timeout=5)
+        assert got is not None, "Time Exceeded never reached the unresolved source"
+        assert got.src == MAC["p0"] and got.dst == MAC["a0"]
+        after = lab.stats()
+        assert after["drops"]["ttl"] == before["drops"]["ttl"] + 1
+        assert after["icmp_sent"] == before["icmp_sent"] + 1
+        assert after["arp_nd_sent"] > before["arp_nd_sent"]
+        assert after["forwarded"] == before["forwarded"]
+    finally:
+        lab.sh("a", "ip", "addr", "del", f"{me}/{24 if fam == 'v4' else 64}", "dev", "a0",
+               check=False)
+
+
 def _bad(kind):
     """Malformed IPv4 frames, as raw bytes."""
     from scapy.all import IP, UDP, Raw

@@ -502,6 +502,26 @@ static void test_resolve_and_release(void)
 	CHECK(vd[0].action == RT_ACT_TX && !memcmp(fb[0], G9, 6));
 }
 
+/* A forwarded packet and an ICMP error wait for the same unresolved neighbor (10.1.0.7 on
+ * p0); once ARP resolves it both leave, but only the forwarded one counts as forwarded. */
+static void test_release_counts_only_forwarded(void)
+{
+	setup(0);
+	static const uint8_t H7[6] = {2, 0, 0, 0, 0, 0x77};
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.1.0.7", 64)); /* to the unresolved host */
+	CHECK(vd[0].action == RT_ACT_HELD);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.7", "10.82.1.1", 1)); /* from it, TTL 1 */
+	CHECK(vd[0].action == RT_ACT_HELD);
+	CHECK(wk.st.drops[RT_DROP_TTL] == 1 && wk.st.icmp_sent == 1);
+	unsigned len = mk_arp(fb[0], 2, H7, "10.1.0.7", "10.1.0.1");
+	memcpy(fb[0], MAC0, 6);
+	run1(len);
+	CHECK(nsent_held == 2 && sent_held[0].port == 0 && sent_held[1].port == 0);
+	CHECK(!memcmp(sent_held[1].f, H7, 6) && sent_held[1].f[14 + 9] == 1); /* the ICMP */
+	CHECK(sent_held[1].f[14 + 20] == 11);
+	CHECK(wk.st.forwarded == 1 && wk.st.icmp_sent == 1);
+}
+
 /* The hold queue is bounded: the ninth packet for an unresolved hop is dropped, counted. */
 static void test_hold_full(void)
 {
@@ -803,6 +823,7 @@ int main(void)
 	test_malformed();
 	test_arp_reply();
 	test_resolve_and_release();
+	test_release_counts_only_forwarded();
 	test_hold_full();
 	test_resolve_fails();
 	test_ping_self();
