@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# bench/router.sh — IPv4 routing over the full BGP table, 64-byte frames: nmrouter against
+# Linux forwarding (same routes in the kernel), and nmrouter's engine alone over pipes.
+#
+# One topology for both veth rows (namespaces nmbr-PID-{g,r,s}; the interfaces are really
+# named nIDa0, nIDp0, ... with ID = PID % 100000, so that their NAPI threads are ours alone):
+#
+#   ns g                    ns r (the router under test)              ns s
+#   a0 ==veth==> p0  --[ Linux ip_forward | nmrouter ]-->  p1 ==veth==> b0  XDP_DROP
+#                                                          p2 ==veth==> c0  XDP_DROP
+#
+# The table: 512,621 IPv4 prefixes (Debian python3-pyasn, ipasn_20140513.dat.gz), each sent
+# to 10.81.2.2 (p1) or 10.81.3.2 (p2) by crc32(prefix) & 1, exactly as
+# tests/router/test_fulltable.py does; static neighbors for both next hops (no ARP). The
+# destinations: NDST (262,144) addresses, each inside a random prefix of the table (random
+# host bits), martians and 10/8 left out, seed 20140513; one file for every row (pkt-gen -F
+# cycles through it in order, so consecutive frames go to unrelated prefixes).
+#
+# Rows (delivered = b0 + c0 rx_packets, i.e. every frame the sinks' XDP_DROP saw, over a
+# WIN-second window after WARM seconds; median of RUNS runs, generator restarted per run):
+#   (a) linux     ip_forward=1 in ns r, 10.81.{1,2,3}.1/24 on p0/p1/p2, the 512,621 routes
+#                 (ip -batch), permanent neighbors, rp_filter=0 (nmrouter checks no source
+#                 path either)
+#   (b) nmrouter  bin/nmrouter, ports netmap:p0/p1/p2 (AF_XDP, native copy mode on veth),
+#                 one worker, the same routes and neighbors from its JSON config
+#   (b') nmrouter, live  (only with ROWS=... live) the same router fed by pkt-gen -f live
+#                 (XDP live frames): what it does when offered more than an skb sender can
+#                 produce; informational, no ratio (Linux cannot be fed this way, see below).
+#                 Off by default: with -F the live generator sends frames whose IPv4 header
+#                 checksum is wrong (tools/xdp_live.c takes each map entry's checksum from
+#                 pg_frame_build(i), whose IP id is i, but transmits the template's id 0), so
+#                 nmrouter drops nearly all of them as bad_csum. The row checks that counter
+#                 and reports n/a while the generator has this bug.
+#   (c) pipes     the engine alone: pkt-gen -f tx on netmap:X{0 -> nmrouter (ports on the
+#                 pipe slaves X}0, Y}0, Z}0) -> pkt-gen -f rx on Y{0 and Z{0; Mpps = growth of
+#                 nmrouter's own "forwarded" counter (SIGUSR1 stats) over the window, one
+#                 worker on one core (Mpps per core).
+# The ratio nmrouter/linux is (b)/(a), target >= 1.5.
+#
+# Why an skb-based sender for (a) and (b): the XDP live-frames generator transmits with
+# XDP_TX, so its frames reach p0 as XDP frames, and Linux IPv4 forwarding drops frames that
+# entered a veth that way (OTHERHOST at ip_rcv_core; ../shared/LAB-NOTES.md, "Traps").
+# So (a) is fed by pkt-gen -f tx on netmap:a0/packet (AF_PACKET TX ring, PACKET_QDISC_BYPASS:
+# each frame becomes an skb and goes through veth_xmit, like any kernel sender), and (b) is
+# fed by exactly the same sender, so that the ratio compares the two routers on the same
+# offered load. If that sender cannot outrun a router, the router's row is generator-bound
+# (delivered ~= offered, no drops at p0): the table prints offered and the drops at p0 so
+# that this is visible, and (b') shows nmrouter with a faster generator.
+#
+# Core placement, the same for every row (printed with the table):
+#   CPU_GEN (0): the generator(s); the sinks' threaded NAPI (b0, c0; SCHED_FIFO, polled
+#                every SINK_POLL_NS like bench/bridge.sh); the pipe row's tx and rx pkt-gens
+#   CPU_APP (1): the router: p0's threaded NAPI (where Linux forwards: ip_rcv, fib lookup,
+#                ip_forward, veth_xmit to b0/c0; and where AF_XDP copies frames into the
+#                UMEM), nmrouter's process (its worker thread; AF_XDP TX copy-out runs in its
+#                sendto() calls)
+# p0 has GRO on for every row (a veth gets a NAPI instance only with GRO or an XDP program,
+# and only then can its receive work be pinned; with GRO off, veth_xmit would deliver
+# through the backlog of the sender's core).
+# Rows {"system","metric","value","unit"} go to bench/results/router.json (bench/lib.sh).
+# Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NDST=262144, GENS=1 (skb senders), LIVE_GENS=2,
+#        ROWS="linux nmrouter pipes" (add "live" for (b')), NMROUTER=bin/nmrouter (another
+#        build to measure; it and pkt-gen / xdp-peer are copied aside at the start),
+#        PERF=1: after the measured runs, one more run of (b) with `perf record -g -C CPU_APP`
+#        (not counted), its top symbols printed; PERF_DIR=DIR keeps the data.
+#
+# Needs: root, make all, python3-pyasn (the table), ethtool, perf (PERF=1 only).
+set -euo pipefail
+source "$(dirname "$0")/../tests/lib.sh"
+source "$TOP/bench/lib.sh"
+nstest_init
+NS="nmbr-$$" # our namespaces: nmbr-PID-{g,r,s}
+G="nmbr$$"   # our pipe group prefix
+# tests/lib.sh's cleanup stops at the first failing command under `set -e`: run it without.
+trap 'set +e; nstest_cleanup; rm -f /dev/shm/nmbox-pipe-"$G"*' EXIT
+# Interface names unique to this run, so that pinning the threaded NAPI of "p0" (found by
+# its thread's name, napi/IF-ID, 15 characters at most) never touches another test's p0.
+ID=$(($$ % 100000))
+A0=n${ID}a0 P0=n${ID}p0 P1=n${ID}p1 P2=n${ID}p2 B0=n${ID}b0 C0=n${ID}c0
+WARM=${WARM:-2}
+WIN=${WIN:-5}
+NDST=${NDST:-262144}
+GENS=${GENS:-1}
+LIVE_GENS=${LIVE_GENS:-2}
+ROWS=${ROWS:-linux nmrouter pipes}
+NMROUTER=${NMROUTER:-$BIN/nmrouter}
+PERF=${PERF:-0}
+PERF_DIR=${PERF_DIR:-}
+SINK_POLL_NS=${SINK_POLL_NS:-20000}
+TABLE=/usr/lib/python3/dist-packages/data/ipasn_20140513.dat.gz
+for b in pkt-gen xdp-peer; do
+	[ -x "$BIN/$b" ] || die "$BIN/$b not built (make all)"
+done
+[ -x "$NMROUTER" ] || die "$NMROUTER not built (make all)"
+for c in ethtool taskset bc chrt; do
+	command -v $c >/dev/null || die "$c missing (make deps)"
+done
+[ -r "$TABLE" ] || die "$TABLE missing (apt-get install python3-pyasn)"
+[ "$PERF" = 1 ] && { command -v perf >/dev/null || die "perf missing (PERF=1)"; }
+bench_init router
+# Snapshots of the binaries: other work on this machine may rebuild bin/ while we measure.
+for b in pkt-gen xdp-peer; do cp "$BIN/$b" "$NSTEST_TMP/$b"; done
+cp "$NMROUTER" "$NSTEST_TMP/nmrouter"
+NM_SHA=$(sha256sum "$NMROUTER" | cut -c1-12)
+NM_REV=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo ?)
+NMROUTER=$NSTEST_TMP/nmrouter BIN=$NSTEST_TMP
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+W=$NSTEST_TMP
+
+MAC_A0=02:00:00:00:0a:01 MAC_P0=02:00:00:00:01:00 MAC_P1=02:00:00:00:01:01
+MAC_P2=02:00:00:00:01:02 MAC_B0=02:00:00:00:00:02 MAC_C0=02:00:00:00:0c:01
+
+# ---- the table, the configs, the destinations (deterministic)
+echo "bench: preparing the table ($TABLE), $NDST destinations" >&2
+$PY - "$TABLE" "$W" "$NDST" "$G" "$P0" "$P1" "$P2" <<'EOF' || die "table preparation failed"
+import gzip, json, random, socket, struct, sys, zlib
+table, w, ndst, grp = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+IF = {"p0": sys.argv[5], "p1": sys.argv[6], "p2": sys.argv[7]}
+GW = {"p1": "10.81.2.2", "p2": "10.81.3.2"}
+tab = []
+with gzip.open(table, "rt") as f:
+    for line in f:
+        if line.startswith(";") or not line.strip():
+            continue
+        pfx = line.split("\t", 1)[0]
+        tab.append((pfx, "p1" if zlib.crc32(pfx.encode()) & 1 else "p2"))
+with open(f"{w}/kernel.batch", "w") as f:
+    for pfx, port in tab:
+        f.write(f"route replace {pfx} via {GW[port]} dev {IF[port]}\n")
+routes = [{"dst": p, "gateway": GW[port]} for p, port in tab]
+def cfg(specs, macs):
+    ports = []
+    for i, (name, spec) in enumerate(specs):
+        p = {"name": name, "spec": spec, "addresses": [f"10.81.{i + 1}.1/24"]}
+        if macs:
+            p["mac"] = macs[i]
+        ports.append(p)
+    return {"ports": ports, "routes": routes, "workers": 1,
+            "neighbors": [{"dst": "10.81.2.2", "lladdr": "02:00:00:00:00:02", "dev": "p1"},
+                          {"dst": "10.81.3.2", "lladdr": "02:00:00:00:0c:01", "dev": "p2"}]}
+json.dump(cfg([(p, "netmap:" + IF[p]) for p in ("p0", "p1", "p2")], None),
+          open(f"{w}/veth.json", "w"))
+json.dump(cfg([("p0", f"netmap:{grp}x}}0"), ("p1", f"netmap:{grp}y}}0"),
+               ("p2", f"netmap:{grp}z}}0")],
+              ["02:00:00:00:01:00", "02:00:00:00:01:01", "02:00:00:00:01:02"]),
+          open(f"{w}/pipes.json", "w"))
+rnd = random.Random(20140513)
+n = 0
+with open(f"{w}/dst.txt", "w") as f:
+    while n < ndst:
+        pfx = tab[rnd.randrange(len(tab))][0]
+        a, l = pfx.split("/")
+        base = struct.unpack("!I", socket.inet_aton(a))[0]
+        addr = base | (rnd.getrandbits(32 - int(l)) if int(l) < 32 else 0)
+        if addr >> 24 in (0, 10, 127) or addr >> 28 >= 0xe:
+            continue
+        f.write(socket.inet_ntoa(struct.pack("!I", addr)) + "\n")
+        n += 1
+print(f"bench: {len(tab)} routes ({sum(p == 'p1' for _, p in tab)} via p1), {n} destinations",
+      file=sys.stderr)
+EOF
+NROUTES=$(wc -l <"$W/kernel.batch")
+
+# ---- topology
+ns_add g
+ns_add r
+ns_add s
+veth g "$A0" r "$P0"
+veth r "$P1" s "$B0"
+veth r "$P2" s "$C0"
+for n in g r s; do in_ns $n sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+for x in "g $A0 $MAC_A0" "r $P0 $MAC_P0" "r $P1 $MAC_P1" "r $P2 $MAC_P2" "s $B0 $MAC_B0" "s $C0 $MAC_C0"; do
+	set -- $x
+	ip -n "$NS-$1" link set "$2" address "$3" || die "mac of $2"
+done
+in_ns r ethtool -K "$P0" gro on >/dev/null || die "ethtool -K $P0 gro on"
+
+# Turns on threaded NAPI for IF in namespace NS and pins its thread(s) to CPU.
+napi_pin() { # ns if cpu [fifo]
+	local ns=$1 ifc=$2 cpu=$3 fifo=${4:-} p
+	in_ns "$ns" sh -c "echo 1 >/sys/class/net/$ifc/threaded" || die "threaded NAPI on $ifc"
+	wait_for 5 pgrep "^napi/$ifc-" || die "no NAPI thread for $ifc"
+	for p in $(pgrep "^napi/$ifc-"); do
+		taskset -pc "$cpu" "$p" >/dev/null || die "cannot pin napi/$ifc to CPU $cpu"
+		if [ -n "$fifo" ]; then chrt -f -p 50 "$p" || die "chrt napi/$ifc"; fi
+	done
+	echo "$(pgrep -l "^napi/$ifc-" | awk '{print $2}' | xargs) -> CPU $cpu${fifo:+ (SCHED_FIFO)}"
+}
+
+# The sinks: XDP_DROP on b0 and c0, their NAPI on CPU_GEN, deferred re-arming as in
+# bench/bridge.sh (no inter-processor interrupt per frame for the router's transmit).
+PLACE_SINK=
+for i in "$B0" "$C0"; do
+	bg "sink-$i" in_ns s taskset -c "$CPU_GEN" "$BIN/xdp-peer" drop "$i" 9>&-
+	wait_for 5 grep -q attached "$W/sink-$i.log" || die "sink $i: $(cat "$W/sink-$i.log")"
+	PLACE_SINK="$PLACE_SINK $(napi_pin s "$i" "$CPU_GEN" fifo);"
+	if [ "$SINK_POLL_NS" -gt 0 ]; then
+		in_ns s sh -c "echo 100 >/sys/class/net/$i/napi_defer_hard_irqs &&
+			echo $SINK_POLL_NS >/sys/class/net/$i/gro_flush_timeout" || die "sink NAPI deferral"
+	fi
+done
+PLACE_SINK="${PLACE_SINK# } polled every $((SINK_POLL_NS / 1000)) us"
+
+sink_count() {
+	echo $(($(in_ns s cat "/sys/class/net/$B0/statistics/rx_packets") +
+		$(in_ns s cat "/sys/class/net/$C0/statistics/rx_packets")))
+}
+p0_drops() { in_ns r cat "/sys/class/net/$P0/statistics/rx_dropped"; }
+st() { in_ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
+drops() {
+	echo "p0 rx $(p0_drops), p1/p2 tx $(st r "$P1" tx_dropped)/$(st r "$P2" tx_dropped)," \
+		"b0/c0 rx $(st s "$B0" rx_dropped)/$(st s "$C0" rx_dropped)"
+}
+mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
+
+# One measured run; sets M_DELIV, M_OFFER (pps), M_DROP (frames dropped at p0 in the window).
+measure_once() { # label skb|live
+	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 offered=0 o
+	n=$([ "$kind" = live ] && echo "$LIVE_GENS" || echo "$GENS")
+	for k in $(seq 1 "$n"); do
+		if [ "$kind" = live ]; then
+			bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$A0" \
+				-f live -l 60 -S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" \
+				-T 0 -t $((WARM + WIN + 5)) 9>&-
+			gpids+=("$BG_PID")
+			wait_for 20 grep -q "XDP live frames" "$W/gen-$label-$k.log" ||
+				die "generator: $(cat "$W/gen-$label-$k.log")"
+		else
+			bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$A0/packet" \
+				-f tx -l 60 -S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" \
+				-T 0 -t $((WARM + WIN + 5)) 9>&-
+			gpids+=("$BG_PID")
+			wait_for 20 grep -q "opened\|AF_PACKET" "$W/gen-$label-$k.log" ||
+				die "generator: $(cat "$W/gen-$label-$k.log")"
+		fi
+	done
+	sleep "$WARM" # warmup (a timed window, not synchronization)
+	c0=$(sink_count) d0=$(p0_drops)
+	t0=$(date +%s.%N)
+	sleep "$WIN" # the measurement window
+	c1=$(sink_count) d1=$(p0_drops)
+	t1=$(date +%s.%N)
+	for k in $(seq 1 "$n"); do
+		stop_bg "${gpids[$((k - 1))]}" ||
+			die "generator failed: $(cat "$W/gen-$label-$k.log")"
+		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$W/gen-$label-$k.log")
+		offered=$((offered + ${o:-0}))
+	done
+	M_DELIV=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
+	M_OFFER=$offered
+	M_DROP=$(echo "($d1 - $d0) / ($t1 - $t0)" | bc -l)
+}
+
+# RUNS measurements for a row; sets R_<row> (median Mpps), RUNS_<row>, OFF_<row>, DROP_<row>.
+measure_row() { # row skb|live
+	local row=$1 kind=$2 i d=() o=() x=()
+	for i in $(seq 1 "$RUNS"); do
+		measure_once "$row-$i" "$kind"
+		d+=("$(mpps "$M_DELIV")")
+		o+=("$(mpps "$M_OFFER")")
+		x+=("$(mpps "$M_DROP")")
+	done
+	printf -v "R_$row" '%s' "$(median "${d[@]}")"
+	printf -v "RUNS_$row" '%s' "${d[*]}"
+	printf -v "OFF_$row" '%s' "$(median "${o[@]}")"
+	printf -v "DROP_$row" '%s' "$(median "${x[@]}")"
+	echo "  $row: delivered ${d[*]} Mpps (offered ${o[*]}; p0 drops ${x[*]} Mpps); cumulative drops: $(drops)" >&2
+}
+
+# nmrouter: starts CONFIG in ns r (or the root ns for pipes) on CPU_APP; sets NM_PID, NM_LOG.
+nm_start() { # name config ns|-
+	local name=$1 cfg=$2 ns=$3
+	NM_LOG=$W/$name.log NM_STATS=$W/$name.stats
+	if [ "$ns" = - ]; then
+		bg "$name" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS" 9>&-
+	else
+		bg "$name" in_ns "$ns" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS" 9>&-
+	fi
+	NM_PID=$BG_PID
+	wait_for 120 nm_up || die "nmrouter did not start: $(tail -5 "$NM_LOG")"
+	grep -q "ready:" "$NM_LOG" || die "nmrouter: $(tail -5 "$NM_LOG")"
+	kill -0 "$NM_PID" || die "nmrouter exited: $(tail -5 "$NM_LOG")"
+}
+# A counter from the last stats file: nm_stat KEY (a top-level key or a drop reason).
+nm_stat() {
+	$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); k=sys.argv[2]
+print(d[k] if k in d else d["drops"][k])' "$NM_STATS" "$1"
+}
+nm_up() { grep -q "ready:" "$NM_LOG" || ! kill -0 "$NM_PID" 2>/dev/null; }
+nm_stop() {
+	stop_bg "$NM_PID" || die "nmrouter exited non-zero: $(tail -5 "$NM_LOG")"
+}
+# nmrouter's "forwarded" counter (SIGUSR1 writes the stats file).
+nm_forwarded() {
+	rm -f "$NM_STATS"
+	kill -USR1 "$NM_PID"
+	wait_for 5 test -s "$NM_STATS" || die "no stats from nmrouter"
+	$PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$NM_STATS"
+}
+
+for r in linux nmrouter live pipes; do
+	printf -v "R_$r" n/a
+	printf -v "RUNS_$r" -
+	printf -v "OFF_$r" -
+	printf -v "DROP_$r" -
+done
+PLACE_P0=$(napi_pin r "$P0" "$CPU_APP")
+NM_MODE=? NM_LOAD=?
+
+# PERF=1: one more run of ROW (skb sender, not counted) under perf record -g on CPU_APP;
+# leaves PERF_DIR/ROW.{data,txt} (top symbols) and ROW-dso.txt (by command and object).
+perf_run() { # row
+	local row=$1 pd=${PERF_DIR:-$W} ppid
+	mkdir -p "$pd"
+	echo "bench: perf record -g -C $CPU_APP on one more $row run (not counted)" >&2
+	perf record -q -g -C "$CPU_APP" -o "$pd/$row.data" -- sleep $((WARM + WIN)) \
+		>/dev/null 2>&1 9>&- &
+	ppid=$!
+	measure_once "$row-perf" skb
+	wait "$ppid" || true
+	echo "  $row under perf: delivered $(mpps "$M_DELIV") Mpps" >&2
+	local comms
+	comms=$(pgrep -l "^napi/$P0-" | awk '{print $2}' | xargs | tr ' ' ,)
+	[ "$row" = nmrouter ] && comms="$comms,nmrouter"
+	echo "$comms" >"$pd/$row.comms"
+	perf report -i "$pd/$row.data" --no-children --comms "$comms" --sort dso,sym --stdio 2>/dev/null |
+		grep '^ *[0-9.]*%' | head -25 >"$pd/$row.txt" || true
+	perf report -i "$pd/$row.data" --no-children --sort comm,dso --stdio 2>/dev/null |
+		grep '^ *[0-9.]*%' | head -10 >"$pd/$row-dso.txt" || true
+}
+
+# (b), (b'): nmrouter on the veths (first: the kernel side of ns r has no addresses or routes
+# yet, so nothing of Linux's own stack runs beside it).
+row_nmrouter() {
+	local t0=$SECONDS
+	nm_start nmrouter "$W/veth.json" r
+	NM_LOAD=$((SECONDS - t0))
+	NM_MODE=$(grep -o 'AF_XDP [a-z-]* [a-z-]*' "$NM_LOG" | head -1 || true)
+	napi_pin r "$P0" "$CPU_APP" >/dev/null # the AF_XDP socket re-created p0's NAPI instance
+	for r in $ROWS; do
+		case $r in
+		nmrouter)
+			echo "bench: (b) nmrouter, skb sender" >&2
+			measure_row nmrouter skb
+			;;
+		live)
+			echo "bench: (b') nmrouter, XDP live-frames sender" >&2
+			local b0 b1
+			nm_forwarded >/dev/null
+			b0=$(nm_stat bad_csum)
+			measure_row live live
+			nm_forwarded >/dev/null
+			b1=$(nm_stat bad_csum)
+			if [ "$b1" -gt "$b0" ]; then
+				echo "  live: INVALID: nmrouter counted $((b1 - b0)) frames with a bad IPv4 header checksum" \
+					"(pkt-gen -f live -F: the map's checksums include each entry's IP id, the frame has id 0);" \
+					"row reported as n/a" >&2
+				R_live=n/a RUNS_live="invalid (bad_csum)"
+			fi
+			;;
+		esac
+	done
+	[ "$PERF" = 1 ] && perf_run nmrouter
+	nm_stop
+	if in_ns r ip -d link show "$P0" | grep -q 'prog/xdp'; then die "nmrouter left an XDP program on $P0"; fi
+	return 0
+}
+
+# (a): Linux forwarding.
+row_linux() {
+	echo "bench: (a) Linux IPv4 forwarding: installing $NROUTES routes" >&2
+	local t0=$SECONDS
+	in_ns r sysctl -qw net.ipv4.ip_forward=1
+	for c in all default "$P0" "$P1" "$P2"; do in_ns r sysctl -qw "net.ipv4.conf.$c.rp_filter=0"; done
+	in_ns r ip addr add 10.81.1.1/24 dev "$P0"
+	in_ns r ip addr add 10.81.2.1/24 dev "$P1"
+	in_ns r ip addr add 10.81.3.1/24 dev "$P2"
+	in_ns r ip neigh replace 10.81.2.2 lladdr "$MAC_B0" dev "$P1" nud permanent
+	in_ns r ip neigh replace 10.81.3.2 lladdr "$MAC_C0" dev "$P2" nud permanent
+	in_ns r ip -batch "$W/kernel.batch" || die "ip -batch of the routes failed"
+	local n
+	n=$(in_ns r ip -4 route show | wc -l)
+	[ "$n" -ge "$NROUTES" ] || die "kernel has $n routes, want >= $NROUTES"
+	LX_LOAD=$((SECONDS - t0))
+	napi_pin r "$P0" "$CPU_APP" >/dev/null
+	measure_row linux skb
+	[ "$PERF" = 1 ] && perf_run linux
+	return 0
+}
+LX_LOAD=?
+
+# (c): the engine alone over pipes.
+row_pipes() {
+	echo "bench: (c) nmrouter over pipes" >&2
+	local i p=() o=() k f0 f1 t0 t1 rpids gp
+	for i in $(seq 1 "$RUNS"); do
+		nm_start "pipes-$i" "$W/pipes.json" -
+		rpids=()
+		for k in y z; do
+			bg "piperx-$i-$k" taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$G$k{0" -f rx \
+				-T 0 -t $((WARM + WIN + 10)) 9>&-
+			rpids+=("$BG_PID")
+			wait_for 10 grep -q opened "$W/piperx-$i-$k.log" || die "pipe rx did not open: $(cat "$W/piperx-$i-$k.log")"
+		done
+		bg "pipetx-$i" taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:${G}x{0" -f tx -l 60 \
+			-S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" -T 0 \
+			-t $((WARM + WIN + 3)) 9>&-
+		gp=$BG_PID
+		sleep "$WARM" # warmup (a timed window)
+		f0=$(nm_forwarded)
+		t0=$(date +%s.%N)
+		sleep "$WIN" # the measurement window
+		f1=$(nm_forwarded)
+		t1=$(date +%s.%N)
+		stop_bg "$gp" || die "pipe tx: $(cat "$W/pipetx-$i.log")"
+		for k in "${rpids[@]}"; do stop_bg "$k" || die "pipe rx failed"; done
+		nm_stop
+		p+=("$(mpps "$(echo "($f1 - $f0) / ($t1 - $t0)" | bc -l)")")
+		o+=("$(mpps "$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$W/pipetx-$i.log")")")
+	done
+	R_pipes=$(median "${p[@]}")
+	RUNS_pipes=${p[*]}
+	OFF_pipes=$(median "${o[@]}")
+	echo "  pipes: forwarded ${p[*]} Mpps (offered ${o[*]})" >&2
+}
+
+for r in $ROWS; do
+	case $r in linux | nmrouter | live | pipes) ;; *) die "ROWS: unknown row $r (linux nmrouter live pipes)" ;; esac
+done
+if [[ " $ROWS " == *" nmrouter "* || " $ROWS " == *" live "* ]]; then row_nmrouter; fi
+if [[ " $ROWS " == *" linux "* ]]; then row_linux; fi
+if [[ " $ROWS " == *" pipes "* ]]; then row_pipes; fi
+
+# ---- table, ratio, rows
+ra=$(ratio "$R_nmrouter" "$R_linux")
+met() { # ratio target
+	awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 >= t) print "met";
+		else print "MISSED" }'
+}
+row linux-ipv4-forward delivered_64B_fulltable "$R_linux" Mpps
+row nmrouter delivered_64B_fulltable "$R_nmrouter" Mpps
+row nmrouter/linux-ipv4-forward delivered_ratio "$ra" x
+row nmrouter-live-frames-sender delivered_64B_fulltable "$R_live" Mpps
+row nmrouter-pipes forwarded_64B_fulltable_per_core "$R_pipes" Mpps
+row pkt-gen-skb-sender offered_64B "$OFF_nmrouter" Mpps
+
+echo
+echo "IPv4 routing, full table ($NROUTES prefixes over 2 egress ports), 64-byte frames to $NDST random"
+echo "destinations, delivered at the sinks, median of $RUNS runs (${WIN}s windows after ${WARM}s warmup)"
+echo "senders: (a) (b) pkt-gen -f tx on AF_PACKET (skb, qdisc bypass) x$GENS; (b') pkt-gen -f live x$LIVE_GENS"
+echo "nmrouter: ${NM_MODE:-?}, 1 worker; binary sha256 $NM_SHA, tree $NM_REV"
+echo "table load: kernel ip -batch ${LX_LOAD}s, nmrouter start ${NM_LOAD}s"
+echo "placement: generators CPU $CPU_GEN; sinks $PLACE_SINK; p0 $PLACE_P0; nmrouter on CPU $CPU_APP"
+echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
+	"(shared VM: other work skews every row)"
+printf '%-4s %-30s %8s %8s %9s  %s\n' row system Mpps offered "p0 drops" runs
+printf '%-4s %-30s %8s %8s %9s  %s\n' "(a)" "linux ip_forward (skb sender)" "$R_linux" "$OFF_linux" "$DROP_linux" "$RUNS_linux"
+printf '%-4s %-30s %8s %8s %9s  %s\n' "(b)" "nmrouter (skb sender)" "$R_nmrouter" "$OFF_nmrouter" "$DROP_nmrouter" "$RUNS_nmrouter"
+printf '%-4s %-30s %8s %8s %9s  %s\n' "(b')" "nmrouter (live-frames sender)" "$R_live" "$OFF_live" "$DROP_live" "$RUNS_live"
+printf '%-4s %-30s %8s %8s %9s  %s\n' "(c)" "nmrouter pipes, 1 core" "$R_pipes" "$OFF_pipes" - "$RUNS_pipes"
+echo "ratio nmrouter/linux = (b)/(a) = ${ra}x (target >= 1.5: $(met "$ra" 1.5))"
+if [ "$PERF" = 1 ]; then
+	pd=${PERF_DIR:-$W}
+	for r in nmrouter linux; do
+		[ -s "$pd/$r.txt" ] || continue
+		echo
+		echo "perf record -g -C $CPU_APP during one more $r run: CPU $CPU_APP by command / object"
+		cat "$pd/$r-dso.txt"
+		echo "top symbols (self, % of all samples on CPU $CPU_APP; only $(cat "$pd/$r.comms")):"
+		cat "$pd/$r.txt"
+	done
+fi
+bench_write
