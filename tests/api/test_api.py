@@ -948,6 +948,40 @@ def test_full_table_put(rt):
           f"apply {j['elapsed_ms']['apply']} ms)")
 
 
+def test_full_table_put_next_hops_change(rt):
+    """Every next hop of the full table changes in one PUT (a route changed in place, never
+    deleted and re-added): traffic through a route whose next hop changes loses nothing."""
+    if not os.path.exists(TABLE):
+        cannot_run(f"{TABLE} missing (python3-pyasn)")
+    for dst, mac, dev in (("10.81.2.3", "02:00:00:00:00:02", "p2"),
+                          ("10.81.1.3", "02:00:00:00:01:02", "p1")):
+        st, _ = rt.call("POST", "/v1/neigh", {"dst": dst, "lladdr": mac, "dev": dev})
+        assert st == 200
+    rows = [dict(r, gateway=r["gateway"][:-1] + "3") for r in full_table()]
+    keep = dict(KEEP, gateway="10.81.2.3")
+    st, _ = rt.call("PUT", "/v1/routes", full_table() + [KEEP])  # the state to change from
+    assert st == 200
+    body = json.dumps(rows + [keep]).encode()
+    tr = None
+    if not FAKE:
+        assert path_works(rt, "10.200.0.1"), rt.logtail()
+        tr = Traffic(rt, "10.200.0.1", 2000, 4.0)
+        time.sleep(1.0)  # traffic flowing before the change (the sender paces itself)
+    g = rt.generation()
+    t0 = time.monotonic()
+    st, j = rt.call("PUT", "/v1/routes", body)
+    took = time.monotonic() - t0
+    assert st == 200, j
+    assert j["adds"] == j["dels"] == len(rows) + 1 and j["generation"] == g + 1
+    if tr:
+        r = tr.result()
+        print(f"traffic while every next hop changed: {r}")
+        assert r["received"] == r["sent"] > 0, r
+    st, got = rt.get("/v1/routes?dst=10.200.0.0/16")
+    assert st == 200 and got[0]["gateway"] == "10.81.2.3", got
+    print(f"full-table PUT, every next hop changed: {took:.2f} s")
+
+
 def test_restart_keeps_routes(rt):
     """Save, kill -9 the router, start it again from the saved file: same routes."""
     rt.call("PUT", "/v1/routes", [
