@@ -25,6 +25,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" = 0 ] || { echo "make demo needs root (network namespaces)"; exit 1; }
+fail() { printf '\n\033[1m!! FAILED: %s\033[0m\n' "$*"; exit 1; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 ns() { ip netns exec "$P-$1" "${@:2}"; }
 wait_log() { # file text secs
@@ -55,7 +56,7 @@ wait_log "$TMP/bridge.log" "nmbridge: netmap:p1" 10
 cat "$TMP/bridge.log"
 
 say "ping h1 -> h2 across the bridge"
-ns h1 ping -c 4 -i 0.2 10.60.0.2
+ns h1 ping -c 4 -i 0.2 10.60.0.2 || fail "ping across the bridge"
 
 say "TCP: 20 MB from h1 to h2 through nc, checked by sha256"
 head -c 20000000 /dev/urandom >"$TMP/data"
@@ -70,6 +71,7 @@ d=$((SECONDS + 10))
 until [ "$(stat -c %s "$TMP/got" 2>/dev/null)" = 20000000 ]; do [ $SECONDS -ge $d ] && break; sleep 0.05; done
 a=$(sha256sum <"$TMP/data" | cut -c1-16); b=$(sha256sum <"$TMP/got" | cut -c1-16)
 echo "sent $a, received $b: $([ "$a" = "$b" ] && echo identical || echo DIFFERENT) ($(echo "scale=2; 20*8/($t1-$t0)" | bc 2>/dev/null || echo '?') Mbit/s)"
+[ "$a" = "$b" ] || fail "TCP transfer across the bridge"
 
 say "nmbridge counters (SIGUSR1), then stop (SIGINT): totals and buffer audit"
 kill -USR1 "$bpid"
@@ -79,6 +81,6 @@ wait "$bpid"
 grep -E "Mpps|totals|nmbridge: (A->B|pool)" "$TMP/bridge.log" | tail -6
 
 if [ -x "$BIN/nmrouter" ] && [ -x "$TOP/tools/demo-router.sh" ]; then
-	"$TOP/tools/demo-router.sh" "$P" "$TMP"
+	"$TOP/tools/demo-router.sh" "$P" "$TMP" || fail "router demo"
 fi
 say "done; namespaces removed"
