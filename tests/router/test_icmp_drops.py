@@ -481,3 +481,55 @@ def test_no_host_port_echo_replies_and_counted_drops():
                            (IPv6 in p and p[IPv6].src == "fd81:2::1"), timeout=0.3) is None, what
     finally:
         lab.close()
+
+
+OUTCOMES = ("forwarded", "punted", "injected", "local_replies", "consumed")
+
+
+def _unaccounted(before, after):
+    """Frames received minus frames with an outcome (every drop reason included)."""
+    d = after["rx_packets"] - before["rx_packets"]
+    d -= sum(after[k] - before[k] for k in OUTCOMES)
+    d -= sum(after["drops"][k] - before["drops"][k] for k in after["drops"])
+    return d
+
+
+def test_every_frame_has_an_outcome(lab):
+    """A mixed batch (forwarded, TTL 1, no route, every malformed kind of both families, ARP
+    and NS for the router, ping punted to the host stack, an unknown ethertype, a frame for
+    another MAC) leaves no frame without an outcome: rx_packets moves by exactly forwarded +
+    punted + injected + local_replies + consumed + the sum of all drop reasons."""
+    from scapy.all import ARP, IP, UDP, ICMP, Ether, ICMPv6ND_NS, ICMPv6NDOptSrcLLAddr, IPv6, \
+        Raw
+    before = lab.stats()
+    assert set(before["drops"]) == {"bad_l2", "bad_version", "bad_ihl", "bad_csum", "bad_len",
+                                    "martian", "ttl", "no_route", "no_neigh", "hold_full",
+                                    "tx_full", "no_host", "icmp_rate", "no_buf", "other"}
+    frames = [eth() / IP(src="10.81.1.2", dst="10.82.1.1", id=2001) / UDP(dport=9),
+              eth() / IPv6(src="fd81:1::2", dst="fd82::1") / UDP(sport=2002, dport=9),
+              eth() / IP(src="10.81.1.2", dst="10.82.1.1", ttl=1) / UDP(dport=9),
+              eth() / IP(src="10.81.1.2", dst="10.99.0.1") / UDP(dport=9),
+              eth() / IP(src="10.81.1.2", dst="10.81.1.1") / ICMP(id=2003),
+              Ether(src=MAC["a0"], dst="ff:ff:ff:ff:ff:ff") /
+              ARP(op=1, hwsrc=MAC["a0"], psrc="10.81.1.2", pdst="10.81.1.1"),
+              Ether(src=MAC["a0"], dst="33:33:ff:00:00:01") /
+              IPv6(src="fd81:1::2", dst="ff02::1:ff00:1", hlim=255) /
+              ICMPv6ND_NS(tgt="fd81:1::1") / ICMPv6NDOptSrcLLAddr(lladdr=MAC["a0"]),
+              Ether(src=MAC["a0"], dst=MAC["p0"], type=0x88b5) / Raw(b"local experimental"),
+              Ether(src=MAC["a0"], dst="02:00:00:00:99:99") / IP(dst="10.82.1.1") / UDP()]
+    frames += [Raw(_bad(k)) for k in ("bad_csum", "truncated", "ihl4", "totlen", "version",
+                                      "martian")]
+    frames += [Raw(_bad6(k)) for k in ("truncated", "plen", "version", "loopback_src",
+                                       "mcast_src", "unspec_dst")]
+    lab.send("a", "a0", frames)
+    rtlab.wait_for(5, lambda: lab.stats()["rx_packets"] - before["rx_packets"] >= len(frames),
+                   f"{len(frames)} frames received")
+    last = []
+
+    def balanced():
+        last[:] = [_unaccounted(before, lab.stats())]
+        return last[0] == 0
+    try:
+        rtlab.wait_for(5, balanced, "every received frame to have an outcome", poll=0.1)
+    except AssertionError:
+        raise AssertionError(f"{last[0]} received frame(s) have no outcome counter")
