@@ -56,14 +56,20 @@ def test_ping_across_v6(lab):
         assert "ttl=63" in r.stdout
 
 
+def tcp_exchange(lab, srv_ns, addr, port, fam="-4"):
+    """One TCP connection from A to a listener at addr:port in srv_ns; a line each way."""
+    srv = lab.bg_proc(srv_ns, "sh", "-c", f"echo from-{srv_ns} | nc {fam} -l -N {addr} {port}")
+    rtlab.wait_for(5, lambda: f":{port}" in lab.sh(srv_ns, "ss", "-ltn").stdout,
+                   f"listener in {srv_ns}")
+    r = lab.sh("a", "sh", "-c", f"echo from-a | timeout 5 nc {fam} -N {addr} {port}")
+    out, _ = srv.communicate(timeout=10)
+    assert r.stdout.strip() == f"from-{srv_ns}"
+    assert out.decode().strip() == "from-a"
+
+
 def test_tcp_across(lab):
     """A TCP connection from A to B carries data both ways through the router."""
-    srv = lab.bg_proc("b", "sh", "-c", "echo from-b | nc -l -N 10.81.2.2 5001")
-    rtlab.wait_for(5, lambda: "5001" in lab.sh("b", "ss", "-ltn").stdout, "listener on B")
-    r = lab.sh("a", "sh", "-c", "echo from-a | timeout 5 nc -N 10.81.2.2 5001")
-    out, _ = srv.communicate(timeout=10)
-    assert r.stdout.strip() == "from-b"
-    assert out.decode().strip() == "from-a"
+    tcp_exchange(lab, "b", "10.81.2.2", 5001)
 
 
 def test_ttl_decrement_and_checksum(lab):
@@ -102,12 +108,7 @@ def test_hlim_decrement_v6(lab):
 
 def test_tcp_across_v6(lab):
     """A TCP connection from A to B over IPv6 carries data both ways through the router."""
-    srv = lab.bg_proc("b", "sh", "-c", "echo from-b6 | nc -6 -l -N fd81:2::2 5003")
-    rtlab.wait_for(5, lambda: "5003" in lab.sh("b", "ss", "-ltn").stdout, "listener on B")
-    r = lab.sh("a", "sh", "-c", "echo from-a6 | timeout 5 nc -6 -N fd81:2::2 5003")
-    out, _ = srv.communicate(timeout=10)
-    assert r.stdout.strip() == "from-b6"
-    assert out.decode().strip() == "from-a6"
+    tcp_exchange(lab, "b", "fd81:2::2", 5003, fam="-6")
 
 
 def test_longest_prefix_wins(lab):
@@ -182,9 +183,4 @@ def test_ping_router_through_host_stack(lab):
 
 def test_tcp_to_router_through_host_stack(lab):
     """A TCP service on the router's host side (10.81.1.1) is reachable from A."""
-    srv = lab.bg_proc("r", "sh", "-c", "echo from-router | nc -l -N 10.81.1.1 5002")
-    rtlab.wait_for(5, lambda: "5002" in lab.sh("r", "ss", "-ltn").stdout, "listener on router")
-    r = lab.sh("a", "sh", "-c", "echo from-a | timeout 5 nc -N 10.81.1.1 5002")
-    out, _ = srv.communicate(timeout=10)
-    assert r.stdout.strip() == "from-router"
-    assert out.decode().strip() == "from-a"
+    tcp_exchange(lab, "r", "10.81.1.1", 5002)
