@@ -35,6 +35,8 @@
 #                 pipe slaves X}0, Y}0, Z}0) -> pkt-gen -f rx on Y{0 and Z{0; Mpps = growth of
 #                 nmrouter's own "forwarded" counter (SIGUSR1 stats) over the window, one
 #                 worker on one core (Mpps per core).
+#   (s) sender    the skb sender alone, counted at p0 (no router; the frames die after
+#                 ip_rcv): the most that (a) and (b) can be offered.
 # The ratio nmrouter/linux is (b)/(a), target >= 1.5.
 #
 # Why an skb-based sender for (a) and (b): the XDP live-frames generator transmits with
@@ -43,9 +45,11 @@
 # So (a) is fed by pkt-gen -f tx on netmap:a0/packet (AF_PACKET TX ring, PACKET_QDISC_BYPASS:
 # each frame becomes an skb and goes through veth_xmit, like any kernel sender), and (b) is
 # fed by exactly the same sender, so that the ratio compares the two routers on the same
-# offered load. If that sender cannot outrun a router, the router's row is generator-bound
-# (delivered ~= offered, no drops at p0): the table prints offered and the drops at p0 so
-# that this is visible, and (b') shows nmrouter with a faster generator.
+# offered load. Reading "offered": on this kernel a veth pushes back on a sender when the
+# peer's ring is full (the sender's queue stops; no drop), so an skb sender is slowed to what
+# the router takes, and offered ~= delivered does NOT mean generator-bound. Row (s) gives
+# the sender's own ceiling: a router row well below (s) is router-bound. Frames AF_XDP
+# cannot take (its RX ring full) are dropped at p0 instead ("p0 drops" column).
 #
 # Core placement, the same for every row (printed with the table):
 #   CPU_GEN (0): the generator(s); the sinks' threaded NAPI (b0, c0; SCHED_FIFO, polled
@@ -59,7 +63,7 @@
 # through the backlog of the sender's core).
 # Rows {"system","metric","value","unit"} go to bench/results/router.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NDST=262144, GENS=1 (skb senders), LIVE_GENS=2,
-#        ROWS="linux nmrouter pipes" (add "live" for (b')), NMROUTER=bin/nmrouter (another
+#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), NMROUTER=bin/nmrouter (another
 #        build to measure; it and pkt-gen / xdp-peer are copied aside at the start),
 #        PERF=1: after the measured runs, one more run of (b) with `perf record -g -C CPU_APP`
 #        (not counted), its top symbols printed; PERF_DIR=DIR keeps the data.
@@ -82,7 +86,7 @@ WIN=${WIN:-5}
 NDST=${NDST:-262144}
 GENS=${GENS:-1}
 LIVE_GENS=${LIVE_GENS:-2}
-ROWS=${ROWS:-linux nmrouter pipes}
+ROWS=${ROWS:-sender linux nmrouter pipes}
 NMROUTER=${NMROUTER:-$BIN/nmrouter}
 PERF=${PERF:-0}
 PERF_DIR=${PERF_DIR:-}
@@ -205,6 +209,8 @@ sink_count() {
 	echo $(($(in_ns s cat "/sys/class/net/$B0/statistics/rx_packets") +
 		$(in_ns s cat "/sys/class/net/$C0/statistics/rx_packets")))
 }
+COUNT=sink_count # what a run counts as delivered; the sender row counts p0_rx
+p0_rx() { in_ns r cat "/sys/class/net/$P0/statistics/rx_packets"; }
 p0_drops() { in_ns r cat "/sys/class/net/$P0/statistics/rx_dropped"; }
 st() { in_ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
 drops() {
@@ -235,10 +241,10 @@ measure_once() { # label skb|live
 		fi
 	done
 	sleep "$WARM" # warmup (a timed window, not synchronization)
-	c0=$(sink_count) d0=$(p0_drops)
+	c0=$($COUNT) d0=$(p0_drops)
 	t0=$(date +%s.%N)
 	sleep "$WIN" # the measurement window
-	c1=$(sink_count) d1=$(p0_drops)
+	c1=$($COUNT) d1=$(p0_drops)
 	t1=$(date +%s.%N)
 	for k in $(seq 1 "$n"); do
 		stop_bg "${gpids[$((k - 1))]}" ||
@@ -298,7 +304,7 @@ nm_forwarded() {
 	$PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["forwarded"])' "$NM_STATS"
 }
 
-for r in linux nmrouter live pipes; do
+for r in sender linux nmrouter live pipes; do
 	printf -v "R_$r" n/a
 	printf -v "RUNS_$r" -
 	printf -v "OFF_$r" -
@@ -425,8 +431,16 @@ row_pipes() {
 }
 
 for r in $ROWS; do
-	case $r in linux | nmrouter | live | pipes) ;; *) die "ROWS: unknown row $r (linux nmrouter live pipes)" ;; esac
+	case $r in sender | linux | nmrouter | live | pipes) ;; *) die "ROWS: unknown row $r (sender linux nmrouter live pipes)" ;; esac
 done
+if [[ " $ROWS " == *" sender "* ]]; then
+	# (s): the skb sender alone into p0 (no router: p0's kernel side has no address, so each
+	# frame is dropped right after ip_rcv on CPU_APP): what it can offer at most.
+	echo "bench: (s) the skb sender alone (frames counted at p0)" >&2
+	COUNT=p0_rx
+	measure_row sender skb
+	COUNT=sink_count
+fi
 if [[ " $ROWS " == *" nmrouter "* || " $ROWS " == *" live "* ]]; then row_nmrouter; fi
 if [[ " $ROWS " == *" linux "* ]]; then row_linux; fi
 if [[ " $ROWS " == *" pipes "* ]]; then row_pipes; fi
@@ -442,7 +456,7 @@ row nmrouter delivered_64B_fulltable "$R_nmrouter" Mpps
 row nmrouter/linux-ipv4-forward delivered_ratio "$ra" x
 row nmrouter-live-frames-sender delivered_64B_fulltable "$R_live" Mpps
 row nmrouter-pipes forwarded_64B_fulltable_per_core "$R_pipes" Mpps
-row pkt-gen-skb-sender offered_64B "$OFF_nmrouter" Mpps
+row pkt-gen-skb-sender-alone received_at_p0_64B "$R_sender" Mpps
 
 echo
 echo "IPv4 routing, full table ($NROUTES prefixes over 2 egress ports), 64-byte frames to $NDST random"
@@ -454,6 +468,7 @@ echo "placement: generators CPU $CPU_GEN; sinks $PLACE_SINK; p0 $PLACE_P0; nmrou
 echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
 	"(shared VM: other work skews every row)"
 printf '%-4s %-30s %8s %8s %9s  %s\n' row system Mpps offered "p0 drops" runs
+printf '%-4s %-30s %8s %8s %9s  %s\n' "(s)" "skb sender alone (at p0)" "$R_sender" "$OFF_sender" "$DROP_sender" "$RUNS_sender"
 printf '%-4s %-30s %8s %8s %9s  %s\n' "(a)" "linux ip_forward (skb sender)" "$R_linux" "$OFF_linux" "$DROP_linux" "$RUNS_linux"
 printf '%-4s %-30s %8s %8s %9s  %s\n' "(b)" "nmrouter (skb sender)" "$R_nmrouter" "$OFF_nmrouter" "$DROP_nmrouter" "$RUNS_nmrouter"
 printf '%-4s %-30s %8s %8s %9s  %s\n' "(b')" "nmrouter (live-frames sender)" "$R_live" "$OFF_live" "$DROP_live" "$RUNS_live"
