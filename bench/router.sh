@@ -60,10 +60,16 @@
 #                sendto() calls)
 # p0 has GRO on for every row (a veth gets a NAPI instance only with GRO or an XDP program,
 # and only then can its receive work be pinned; with GRO off, veth_xmit would deliver
-# through the backlog of the sender's core).
+# through the backlog of the sender's core), and a0 has TSO off (else veth_xmit still skips
+# p0's NAPI for skbs not "eligible for GRO", and Linux would forward on CPU_GEN). p0's NAPI
+# re-arms deferred (napi_defer_hard_irqs 100, gro_flush_timeout IN_POLL_NS = 20 us) like the
+# sinks': without it every frame that finds p0's NAPI idle wakes it on the other core, and
+# the sender alone reached 0.40 instead of 0.61 Mpps, Linux 0.21 instead of 0.29 (one run).
+# The "NAPI %" column is the CPU time of p0's NAPI thread over the window: ~0 would mean the
+# receive work ran somewhere else than CPU_APP (the placement check).
 # Rows {"system","metric","value","unit"} go to bench/results/router.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NDST=262144, GENS=1 (skb senders), LIVE_GENS=2,
-#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), NMROUTER=bin/nmrouter (another
+#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), IN_POLL_NS=20000 (0: off), NMROUTER=bin/nmrouter (another
 #        build to measure; it and pkt-gen / xdp-peer are copied aside at the start),
 #        PERF=1: after the measured runs, one more run of (b) with `perf record -g -C CPU_APP`
 #        (not counted), its top symbols printed; PERF_DIR=DIR keeps the data.
@@ -178,6 +184,11 @@ for x in "g $A0 $MAC_A0" "r $P0 $MAC_P0" "r $P1 $MAC_P1" "r $P2 $MAC_P2" "s $B0 
 	ip -n "$NS-$1" link set "$2" address "$3" || die "mac of $2"
 done
 in_ns r ethtool -K "$P0" gro on >/dev/null || die "ethtool -K $P0 gro on"
+# veth_xmit hands an skb to p0's NAPI only if it is "eligible for GRO": the sending device
+# (a0) has no TSO feature (or the skb's destructor is sock_wfree and p0 forwards UDP GRO;
+# AF_PACKET's TX ring uses its own destructor). Otherwise the skb goes through netif_rx, the
+# backlog of the sender's core, and Linux would forward on CPU_GEN beside the generator.
+in_ns g ethtool -K "$A0" tso off >/dev/null || die "ethtool -K $A0 tso off"
 
 # Turns on threaded NAPI for IF in namespace NS and pins its thread(s) to CPU.
 napi_pin() { # ns if cpu [fifo]
@@ -209,6 +220,14 @@ sink_count() {
 	echo $(($(in_ns s cat "/sys/class/net/$B0/statistics/rx_packets") +
 		$(in_ns s cat "/sys/class/net/$C0/statistics/rx_packets")))
 }
+# CPU time (clock ticks) of p0's NAPI thread(s): where Linux forwards and AF_XDP copies in.
+napi_ticks() {
+	local p t=0
+	for p in $(pgrep "^napi/$P0-"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 COUNT=sink_count # what a run counts as delivered; the sender row counts p0_rx
 p0_rx() { in_ns r cat "/sys/class/net/$P0/statistics/rx_packets"; }
 p0_drops() { in_ns r cat "/sys/class/net/$P0/statistics/rx_dropped"; }
@@ -221,7 +240,7 @@ mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
 
 # One measured run; sets M_DELIV, M_OFFER (pps), M_DROP (frames dropped at p0 in the window).
 measure_once() { # label skb|live
-	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 offered=0 o
+	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 n0 n1 offered=0 o
 	n=$([ "$kind" = live ] && echo "$LIVE_GENS" || echo "$GENS")
 	for k in $(seq 1 "$n"); do
 		if [ "$kind" = live ]; then
@@ -241,10 +260,10 @@ measure_once() { # label skb|live
 		fi
 	done
 	sleep "$WARM" # warmup (a timed window, not synchronization)
-	c0=$($COUNT) d0=$(p0_drops)
+	c0=$($COUNT) d0=$(p0_drops) n0=$(napi_ticks)
 	t0=$(date +%s.%N)
 	sleep "$WIN" # the measurement window
-	c1=$($COUNT) d1=$(p0_drops)
+	c1=$($COUNT) d1=$(p0_drops) n1=$(napi_ticks)
 	t1=$(date +%s.%N)
 	for k in $(seq 1 "$n"); do
 		stop_bg "${gpids[$((k - 1))]}" ||
@@ -255,22 +274,26 @@ measure_once() { # label skb|live
 	M_DELIV=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
 	M_OFFER=$offered
 	M_DROP=$(echo "($d1 - $d0) / ($t1 - $t0)" | bc -l)
+	M_NAPI=$(awk -v n=$((n1 - n0)) -v hz="$(getconf CLK_TCK)" -v t="$(echo "$t1 - $t0" | bc -l)" \
+		'BEGIN { printf "%.0f\n", 100 * n / hz / t }')
 }
 
 # RUNS measurements for a row; sets R_<row> (median Mpps), RUNS_<row>, OFF_<row>, DROP_<row>.
 measure_row() { # row skb|live
-	local row=$1 kind=$2 i d=() o=() x=()
+	local row=$1 kind=$2 i d=() o=() x=() u=()
 	for i in $(seq 1 "$RUNS"); do
 		measure_once "$row-$i" "$kind"
 		d+=("$(mpps "$M_DELIV")")
 		o+=("$(mpps "$M_OFFER")")
 		x+=("$(mpps "$M_DROP")")
+		u+=("$M_NAPI")
 	done
+	printf -v "NAPI_$row" '%s' "$(median "${u[@]}")"
 	printf -v "R_$row" '%s' "$(median "${d[@]}")"
 	printf -v "RUNS_$row" '%s' "${d[*]}"
 	printf -v "OFF_$row" '%s' "$(median "${o[@]}")"
 	printf -v "DROP_$row" '%s' "$(median "${x[@]}")"
-	echo "  $row: delivered ${d[*]} Mpps (offered ${o[*]}; p0 drops ${x[*]} Mpps); cumulative drops: $(drops)" >&2
+	echo "  $row: delivered ${d[*]} Mpps (offered ${o[*]}; p0 drops ${x[*]} Mpps; p0 NAPI thread ${u[*]} % of a core); cumulative drops: $(drops)" >&2
 }
 
 # nmrouter: starts CONFIG in ns r (or the root ns for pipes) on CPU_APP; sets NM_PID, NM_LOG.
@@ -309,8 +332,18 @@ for r in sender linux nmrouter live pipes; do
 	printf -v "RUNS_$r" -
 	printf -v "OFF_$r" -
 	printf -v "DROP_$r" -
+	printf -v "NAPI_$r" -
 done
 PLACE_P0=$(napi_pin r "$P0" "$CPU_APP")
+# p0's NAPI with deferred re-arming (IN_POLL_NS > 0), like the sinks', the same for every row.
+IN_POLL_NS=${IN_POLL_NS:-20000}
+p0_defer() {
+	[ "$IN_POLL_NS" -gt 0 ] || return 0
+	in_ns r sh -c "echo 100 >/sys/class/net/$P0/napi_defer_hard_irqs &&
+		echo $IN_POLL_NS >/sys/class/net/$P0/gro_flush_timeout" || die "p0 NAPI deferral"
+}
+p0_defer
+[ "$IN_POLL_NS" -gt 0 ] && PLACE_P0="$PLACE_P0, polled every $((IN_POLL_NS / 1000)) us"
 NM_MODE=? NM_LOAD=?
 
 # PERF=1: one more run of ROW (skb sender, not counted) under perf record -g on CPU_APP;
@@ -326,7 +359,7 @@ perf_run() { # row
 	wait "$ppid" || true
 	echo "  $row under perf: delivered $(mpps "$M_DELIV") Mpps" >&2
 	local comms
-	comms=$(pgrep -l "^napi/$P0-" | awk '{print $2}' | xargs | tr ' ' ,)
+	comms=$(pgrep -l "^napi/$P0-" | awk '{print substr($2, 1, 15)}' | xargs | tr ' ' ,) # perf: 15 chars
 	[ "$row" = nmrouter ] && comms="$comms,nmrouter"
 	echo "$comms" >"$pd/$row.comms"
 	perf report -i "$pd/$row.data" --no-children --comms "$comms" --sort dso,sym --stdio 2>/dev/null |
@@ -343,6 +376,7 @@ row_nmrouter() {
 	NM_LOAD=$((SECONDS - t0))
 	NM_MODE=$(grep -o 'AF_XDP [a-z-]* [a-z-]*' "$NM_LOG" | head -1 || true)
 	napi_pin r "$P0" "$CPU_APP" >/dev/null # the AF_XDP socket re-created p0's NAPI instance
+	p0_defer
 	for r in $ROWS; do
 		case $r in
 		nmrouter)
@@ -388,7 +422,13 @@ row_linux() {
 	n=$(in_ns r ip -4 route show | wc -l)
 	[ "$n" -ge "$NROUTES" ] || die "kernel has $n routes, want >= $NROUTES"
 	LX_LOAD=$((SECONDS - t0))
+	# After an XDP program left p0 (nmrouter's), the veth keeps its NAPI instance but
+	# veth_xmit no longer uses it: the frames go through the backlog of the sender's core
+	# (CPU_GEN), and Linux would forward there. Toggling GRO brings the NAPI path back.
+	in_ns r ethtool -K "$P0" gro off >/dev/null && in_ns r ethtool -K "$P0" gro on >/dev/null ||
+		die "GRO toggle on $P0"
 	napi_pin r "$P0" "$CPU_APP" >/dev/null
+	p0_defer
 	measure_row linux skb
 	[ "$PERF" = 1 ] && perf_run linux
 	return 0
@@ -467,12 +507,12 @@ echo "table load: kernel ip -batch ${LX_LOAD}s, nmrouter start ${NM_LOAD}s"
 echo "placement: generators CPU $CPU_GEN; sinks $PLACE_SINK; p0 $PLACE_P0; nmrouter on CPU $CPU_APP"
 echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
 	"(shared VM: other work skews every row)"
-printf '%-4s %-30s %8s %8s %9s  %s\n' row system Mpps offered "p0 drops" runs
-printf '%-4s %-30s %8s %8s %9s  %s\n' "(s)" "skb sender alone (at p0)" "$R_sender" "$OFF_sender" "$DROP_sender" "$RUNS_sender"
-printf '%-4s %-30s %8s %8s %9s  %s\n' "(a)" "linux ip_forward (skb sender)" "$R_linux" "$OFF_linux" "$DROP_linux" "$RUNS_linux"
-printf '%-4s %-30s %8s %8s %9s  %s\n' "(b)" "nmrouter (skb sender)" "$R_nmrouter" "$OFF_nmrouter" "$DROP_nmrouter" "$RUNS_nmrouter"
-printf '%-4s %-30s %8s %8s %9s  %s\n' "(b')" "nmrouter (live-frames sender)" "$R_live" "$OFF_live" "$DROP_live" "$RUNS_live"
-printf '%-4s %-30s %8s %8s %9s  %s\n' "(c)" "nmrouter pipes, 1 core" "$R_pipes" "$OFF_pipes" - "$RUNS_pipes"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' row system Mpps offered "p0 drops" "NAPI %" runs
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(s)" "skb sender alone (at p0)" "$R_sender" "$OFF_sender" "$DROP_sender" "$NAPI_sender" "$RUNS_sender"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(a)" "linux ip_forward (skb sender)" "$R_linux" "$OFF_linux" "$DROP_linux" "$NAPI_linux" "$RUNS_linux"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(b)" "nmrouter (skb sender)" "$R_nmrouter" "$OFF_nmrouter" "$DROP_nmrouter" "$NAPI_nmrouter" "$RUNS_nmrouter"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(b')" "nmrouter (live-frames sender)" "$R_live" "$OFF_live" "$DROP_live" "$NAPI_live" "$RUNS_live"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(c)" "nmrouter pipes, 1 core" "$R_pipes" "$OFF_pipes" - - "$RUNS_pipes"
 echo "ratio nmrouter/linux = (b)/(a) = ${ra}x (target >= 1.5: $(met "$ra" 1.5))"
 if [ "$PERF" = 1 ]; then
 	pd=${PERF_DIR:-$W}
