@@ -35,8 +35,9 @@
 #                 pipe slaves X}0, Y}0, Z}0) -> pkt-gen -f rx on Y{0 and Z{0; Mpps = growth of
 #                 nmrouter's own "forwarded" counter (SIGUSR1 stats) over the window, one
 #                 worker on one core (Mpps per core).
-#   (s) sender    the skb sender alone, counted at p0 (no router; the frames die after
-#                 ip_rcv): the most that (a) and (b) can be offered.
+#   (s) sender    the skb sender into p0 with no router (p0 has no address, ip_forward off:
+#                 the kernel drops each frame after ip_rcv on CPU_APP), counted at p0: the
+#                 sender plus p0's kernel receive, an upper bound for (a) and (b) on this path.
 # The ratio nmrouter/linux is (b)/(a), target >= 1.5.
 #
 # Why an skb-based sender for (a) and (b): the XDP live-frames generator transmits with
@@ -48,7 +49,8 @@
 # offered load. Reading "offered": on this kernel a veth pushes back on a sender when the
 # peer's ring is full (the sender's queue stops; no drop), so an skb sender is slowed to what
 # the router takes, and offered ~= delivered does NOT mean generator-bound. Row (s) gives
-# the sender's own ceiling: a router row well below (s) is router-bound. Frames AF_XDP
+# the ceiling of the sender and p0's receive: a router row well below (s), with its
+# NAPI % high, is router-bound. Frames AF_XDP
 # cannot take (its RX ring full) are dropped at p0 instead ("p0 drops" column).
 #
 # Core placement, the same for every row (printed with the table):
@@ -64,15 +66,17 @@
 # p0's NAPI for skbs not "eligible for GRO", and Linux would forward on CPU_GEN). p0's NAPI
 # re-arms deferred (napi_defer_hard_irqs 100, gro_flush_timeout IN_POLL_NS = 20 us) like the
 # sinks': without it every frame that finds p0's NAPI idle wakes it on the other core, and
-# the sender alone reached 0.40 instead of 0.61 Mpps, Linux 0.21 instead of 0.29 (one run).
+# in one A/B pair of single runs row (s) went from 0.40 to 0.61 Mpps and Linux from 0.21 to
+# 0.29 with it (a later full run gave (s) 0.40 again: this VM is noisy; medians only).
 # The "NAPI %" column is the CPU time of p0's NAPI thread over the window: ~0 would mean the
 # receive work ran somewhere else than CPU_APP (the placement check).
 # Rows {"system","metric","value","unit"} go to bench/results/router.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NDST=262144, GENS=1 (skb senders), LIVE_GENS=2,
-#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), IN_POLL_NS=20000 (0: off), NMROUTER=bin/nmrouter (another
-#        build to measure; it and pkt-gen / xdp-peer are copied aside at the start),
-#        PERF=1: after the measured runs, one more run of (b) with `perf record -g -C CPU_APP`
-#        (not counted), its top symbols printed; PERF_DIR=DIR keeps the data.
+#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), IN_POLL_NS=20000 (0: off),
+#        NMROUTER=bin/nmrouter (another build to measure; it and pkt-gen / xdp-peer are
+#        copied aside at the start), PERF=1: after the measured runs of (b) and of (a), one
+#        more run each under `perf record -g -C CPU_APP` (not counted), CPU_APP's time by
+#        command and the router's top symbols printed; PERF_DIR=DIR keeps the data.
 #
 # Needs: root, make all, python3-pyasn (the table), ethtool, perf (PERF=1 only).
 set -euo pipefail
@@ -496,7 +500,7 @@ row nmrouter delivered_64B_fulltable "$R_nmrouter" Mpps
 row nmrouter/linux-ipv4-forward delivered_ratio "$ra" x
 row nmrouter-live-frames-sender delivered_64B_fulltable "$R_live" Mpps
 row nmrouter-pipes forwarded_64B_fulltable_per_core "$R_pipes" Mpps
-row pkt-gen-skb-sender-alone received_at_p0_64B "$R_sender" Mpps
+row skb-sender-to-p0-kernel-drop received_at_p0_64B "$R_sender" Mpps
 
 echo
 echo "IPv4 routing, full table ($NROUTES prefixes over 2 egress ports), 64-byte frames to $NDST random"
@@ -508,7 +512,7 @@ echo "placement: generators CPU $CPU_GEN; sinks $PLACE_SINK; p0 $PLACE_P0; nmrou
 echo "load average (1/5/15 min) before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
 	"(shared VM: other work skews every row)"
 printf '%-4s %-30s %8s %8s %9s %7s  %s\n' row system Mpps offered "p0 drops" "NAPI %" runs
-printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(s)" "skb sender alone (at p0)" "$R_sender" "$OFF_sender" "$DROP_sender" "$NAPI_sender" "$RUNS_sender"
+printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(s)" "skb sender -> p0, kernel drop" "$R_sender" "$OFF_sender" "$DROP_sender" "$NAPI_sender" "$RUNS_sender"
 printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(a)" "linux ip_forward (skb sender)" "$R_linux" "$OFF_linux" "$DROP_linux" "$NAPI_linux" "$RUNS_linux"
 printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(b)" "nmrouter (skb sender)" "$R_nmrouter" "$OFF_nmrouter" "$DROP_nmrouter" "$NAPI_nmrouter" "$RUNS_nmrouter"
 printf '%-4s %-30s %8s %8s %9s %7s  %s\n' "(b')" "nmrouter (live-frames sender)" "$R_live" "$OFF_live" "$DROP_live" "$NAPI_live" "$RUNS_live"
