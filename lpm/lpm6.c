@@ -9,6 +9,11 @@
 #define TM_S    LPM6_DIRECT_BITS
 #define TM_TBL  struct lpm6
 #define TM_PRIV struct lpm6_priv
+/* Nested blocks (see lpm_tmpl.h): a block keeps at most TM_NEST_BUDGET routes inline. */
+#define TM_NEST
+#ifndef TM_NEST_BUDGET
+#define TM_NEST_BUDGET 8
+#endif
 #include "lpm/lpm_tmpl.h"
 
 static tm_key lpm6_key(const uint8_t a[16])

@@ -54,18 +54,33 @@ static inline uint64_t lpm6_load_be64_(const uint8_t *p)
 	return __builtin_bswap64(v);
 }
 
+/*
+ * Walk a region's nodes. IPv6 nodes hold, in place of child_base and leaf_base, one 64-bit
+ * pointer `base`: child i (from 1, = popcount(vec & mask(v))) is ((node *)base)[i - 1], leaf i
+ * is ((uint32_t *)base)[-i]. A region is split into blocks (lpm_tmpl.h, TM_NEST) and a node
+ * may point into another block than its own, so the walk needs no block root; the writer
+ * republishes a node's base with one 64-bit store.
+ */
 static inline uint32_t lpm6_lookup_entry_(uint64_t e, const uint8_t addr[16])
 {
 	if (e & 1)
 		return (uint32_t)(e >> 1);
-	const struct lpm_node *root = (const struct lpm_node *)(uintptr_t)e, *n = root;
+	const struct lpm_node *n = (const struct lpm_node *)(uintptr_t)e;
 	unsigned __int128 k =
 	    ((unsigned __int128)lpm6_load_be64_(addr) << 64 | lpm6_load_be64_(addr + 8))
 	    << LPM6_DIRECT_BITS;
-	uint32_t nh = LPM_NO_ROUTE;
-	while ((n = lpm_step_(root, n, (unsigned)(k >> 122), &nh)) != NULL)
-		k <<= 6;
-	return nh;
+	for (;;) {
+		unsigned v = (unsigned)(k >> 122);
+		uint64_t m = lpm_mask_(v), vec = n->vec;
+		uintptr_t base = (uintptr_t)__atomic_load_n(
+		    (const uint64_t *)(const void *)&n->child_base, __ATOMIC_ACQUIRE);
+		if (vec & (1ULL << v)) {
+			n = (const struct lpm_node *)base + (__builtin_popcountll(vec & m) - 1);
+			k <<= 6;
+			continue;
+		}
+		return ((const uint32_t *)base)[-(long)__builtin_popcountll(n->leafvec & m)];
+	}
 }
 
 static inline const uint64_t *lpm6_direct_slot_(const uint64_t *d, const uint8_t addr[16])

@@ -21,10 +21,12 @@
  *   child = root + child_base + popcount(vec & mask(i))        (base is stored minus one)
  *   leaf  = ((uint32_t *)root)[leaf_base + popcount(leafvec & mask(i))]
  *
- * Every region (one direct entry) owns one contiguous, immutable block holding all of its
- * nodes and leaves. An update rebuilds the block of the one region it touches (or, for a
- * prefix of S bits or fewer, the direct entries of the regions it covers), publishes it with
- * one 64-bit store, and frees the old block after an RCU grace period.
+ * For IPv4 every region (one direct entry) owns one contiguous, immutable block holding all
+ * of its nodes and leaves. An update rebuilds the block of the one region it touches (or, for
+ * a prefix of S bits or fewer, the direct entries of the regions it covers), publishes it with
+ * one 64-bit store, and frees the old block after an RCU grace period. For IPv6, whose routes
+ * crowd into few regions, a region is a tree of blocks of at most a few routes each and an
+ * update rebuilds only the smallest block containing the route (lpm_tmpl.h, TM_NEST).
  */
 #ifndef NMBOX_LPM_COMMON_H
 #define NMBOX_LPM_COMMON_H
@@ -37,6 +39,8 @@
 /* Largest next-hop id a route may carry (31 bits). */
 #define LPM_NH_MAX 0x7fffffffu
 
+/* IPv6 (lpm6.h) uses the last 8 bytes as one pointer `base` instead of the two offsets: its
+ * regions are split into several blocks (lpm_tmpl.h, "nested blocks"). */
 struct lpm_node {
 	uint64_t vec;
 	uint64_t leafvec;

@@ -75,6 +75,12 @@ TM_PRIV
 	size_t sn_len, sn_cap;
 	uint32_t *sl; /* scratch leaves */
 	size_t sl_len, sl_cap;
+#ifdef TM_NEST
+	struct tm_blk **fresh; /* blocks built by the update in progress, not yet published */
+	size_t nfresh, fresh_cap;
+	struct lpm_node **fp; /* scratch: final place of each scratch node */
+	size_t fp_cap;
+#endif
 };
 
 #define TM_NREG     ((size_t)1 << TM_S)
@@ -142,6 +148,21 @@ static inline size_t tm_reg_bytes(size_t n)
 	return sizeof(struct tm_reg) + n * sizeof(struct tm_ent);
 }
 
+/* Entries allocated for a region array of n routes: exactly n, or with TM_NEST (large
+ * regions, cheap rebuilds) the next power of two, so that an insert reallocates only when n
+ * is a power of two and a remove never does (until the array is empty). */
+static inline size_t tm_reg_alloc(size_t n)
+{
+#ifdef TM_NEST
+	size_t c = 1;
+	while (c < n)
+		c *= 2;
+	return c;
+#else
+	return n;
+#endif
+}
+
 /* ---- private state ---- */
 
 static void tm_priv_free(TM_PRIV *p)
@@ -158,6 +179,12 @@ static void tm_priv_free(TM_PRIV *p)
 	free(p->gc);
 	free(p->sn);
 	free(p->sl);
+#ifdef TM_NEST
+	for (size_t i = 0; i < p->nfresh; i++)
+		free(p->fresh[i]);
+	free(p->fresh);
+	free(p->fp);
+#endif
 	free(p);
 }
 
@@ -185,13 +212,81 @@ static uint64_t *tm_direct_new(void)
 	return d;
 }
 
+#ifdef TM_NEST
+/* The last 8 bytes of a node: with TM_NEST, its base pointer (see the DOC below). */
+static inline uint64_t tm_node_word(const struct lpm_node *n)
+{
+	return *(const uint64_t *)(const void *)&n->child_base;
+}
+
+static inline uint64_t *tm_node_wordp(struct lpm_node *n)
+{
+	return (uint64_t *)(void *)&n->child_base;
+}
+
+/* Bytes of a node's leaf group: its leaves, padded to 8 bytes, just below its base. */
+static inline size_t tm_lgroup(uint64_t leafvec)
+{
+	return ((size_t)__builtin_popcountll(leafvec) * 4 + 7) & ~(size_t)7;
+}
+
+/* The root node of the block whose root a proxy copies: the block starts with its root
+ * node, then the root's leaf group, then the root's children (where base points). */
+static inline struct lpm_node *tm_proxy_root(const struct lpm_node *px)
+{
+	return (struct lpm_node *)(uintptr_t)(tm_node_word(px) - tm_lgroup(px->leafvec) -
+	                                      sizeof(struct lpm_node));
+}
+
+/* Whether node n of the block whose root is root points outside it (a proxy). A leaf-only
+ * node at the end of the block has its base at the block's end. */
+static inline int tm_is_proxy(const struct lpm_node *root, const struct lpm_node *n)
+{
+	const struct tm_blk *b = tm_blk_of((uint64_t)(uintptr_t)root);
+	uint64_t w = tm_node_word(n), lo = (uint64_t)(uintptr_t)b;
+	return w < lo || w > lo + b->bytes;
+}
+
+/* Child of node n for slot c (its bit set in vec). */
+static inline struct lpm_node *tm_child(const struct lpm_node *n, unsigned c)
+{
+	return (struct lpm_node *)(uintptr_t)tm_node_word(n) +
+	       ((uint32_t)__builtin_popcountll(n->vec & lpm_mask_(c)) - 1);
+}
+
+/* The root of the sub-block behind slot c of a block's root node, or NULL when that slot is
+ * a leaf or an inline child. Only a root node has proxies (see tm_build_root_nest()). */
+static inline struct lpm_node *tm_proxy_at(const struct lpm_node *root, unsigned c)
+{
+	if (!(root->vec >> c & 1))
+		return NULL;
+	const struct lpm_node *ch = tm_child(root, c);
+	return tm_is_proxy(root, ch) ? tm_proxy_root(ch) : NULL;
+}
+
+/* Free a block and its sub-blocks at once (no reader can see them). */
+static void tm_free_tree(struct lpm_node *root)
+{
+	for (uint64_t m = root->vec; m; m &= m - 1) {
+		struct lpm_node *s = tm_proxy_at(root, (unsigned)__builtin_ctzll(m));
+		if (s)
+			tm_free_tree(s);
+	}
+	free(tm_blk_of((uint64_t)(uintptr_t)root));
+}
+#endif
+
 static void tm_direct_free(uint64_t *d)
 {
 	if (!d)
 		return;
 	for (size_t r = 0; r < TM_NREG; r++)
 		if (!(d[r] & 1))
+#ifdef TM_NEST
+			tm_free_tree((struct lpm_node *)(uintptr_t)d[r]);
+#else
 			free(tm_blk_of(d[r]));
+#endif
 	free(d);
 }
 
@@ -262,6 +357,33 @@ static int tm_sl_push(TM_PRIV *p, uint32_t v)
 }
 
 /*
+ * Push the leaves of a node: val[i] is the value of slot i, vec its child slots, and bnd has
+ * a bit where a painted range starts or ends (and bit 0): values change only there, so a
+ * leaf slot starts a new run only if it is the first leaf slot at or after such a boundary
+ * (and its value differs from the last leaf pushed). Sets *leafvec.
+ */
+static int tm_leaves(TM_PRIV *p, const uint32_t *val, uint64_t vec, uint64_t bnd, uint64_t *leafvec)
+{
+	uint64_t leaf = ~vec, cand = 0;
+	int have = 0, rc;
+
+	for (; bnd; bnd &= bnd - 1) {
+		uint64_t x = leaf & (~0ULL << __builtin_ctzll(bnd));
+		cand |= x & -x;
+	}
+	for (; cand; cand &= cand - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(cand);
+		if (!have || val[i] != p->sl[p->sl_len - 1]) {
+			if ((rc = tm_sl_push(p, val[i])) != 0)
+				return rc;
+			*leafvec |= 1ULL << i;
+			have = 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Build node `ni` (already reserved) at depth d for e[0..n), the sorted prefixes inside it
  * (all longer than d), def being the answer where none of them applies. The prefixes that
  * end within this node's 6 bits paint leaf slots (in pre-order, so inner ones paint last);
@@ -272,7 +394,7 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
                          uint32_t def)
 {
 	uint32_t val[64];
-	uint64_t vec = 0, leafvec = 0;
+	uint64_t vec = 0, leafvec = 0, bnd = 1;
 	unsigned end = d + 6;
 	size_t cb = 0, lb = p->sl_len, k;
 	int rc;
@@ -285,22 +407,15 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
 			unsigned span = 1u << (end - e[k].len);
 			for (unsigned j = c; j < c + span; j++)
 				val[j] = e[k].nh;
+			bnd |= 1ULL << c | (c + span < 64 ? 1ULL << (c + span) : 0);
 		} else {
 			vec |= 1ULL << c;
 		}
 	}
 	if (vec && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(vec), &cb)) != 0)
 		return rc;
-	for (unsigned i = 0, have = 0; i < 64; i++) {
-		if (vec >> i & 1)
-			continue;
-		if (!have || val[i] != p->sl[p->sl_len - 1]) {
-			if ((rc = tm_sl_push(p, val[i])) != 0)
-				return rc;
-			leafvec |= 1ULL << i;
-			have = 1;
-		}
-	}
+	if ((rc = tm_leaves(p, val, vec, bnd, &leafvec)) != 0)
+		return rc;
 	p->sn[ni].vec = vec;
 	p->sn[ni].leafvec = leafvec;
 	p->sn[ni].child_base = (uint32_t)cb - 1;
@@ -323,7 +438,7 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
 }
 
 /* Build the block of region r (which has longer prefixes) into *out (a root pointer). */
-static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
+__attribute__((unused)) static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
 {
 	size_t root;
 	int rc;
@@ -356,7 +471,7 @@ static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
 }
 
 /* Store e into direct[r] for the readers; retire the block it replaces. */
-static void tm_publish(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
+__attribute__((unused)) static void tm_publish(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
 {
 	uint64_t old = direct[r];
 	__atomic_store_n(&direct[r], e, __ATOMIC_RELEASE);
@@ -377,6 +492,280 @@ static void tm_publish(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
 	}
 }
 
+#ifdef TM_NEST
+/*
+ * DOC: nested blocks (TM_NEST, IPv6)
+ *
+ * Real IPv6 routes crowd into a few regions (up to ~5,000 routes each on the 2015 table),
+ * so rebuilding a whole region per update is slow. With TM_NEST:
+ *   - Nodes hold an absolute pointer `base` in place of child_base/leaf_base (children at
+ *     base[0..], leaves at ((uint32_t *)base)[-1], [-2], ...), so a node may point into
+ *     another allocation than its own and a lookup needs no block root (lpm6.h).
+ *   - A block keeps at most TM_NEST_BUDGET routes below its root node inline: while the
+ *     children of the root carry more, the largest become *sub-blocks*, allocated apart.
+ *     The parent holds a *proxy* in that child's place: a copy of the sub-block's root node
+ *     (whose base points into the sub-block), so crossing into a sub-block costs the
+ *     reader nothing. Only a block's root has proxies; a proxy is a child of the root whose
+ *     base lies outside the root's block.
+ *   - A block is built like a region: from the sorted routes under its prefix (a contiguous
+ *     slice of the region's array) and its default (the value painted at its slot in the
+ *     parent). An update of a long route rebuilds only the smallest block containing it; a
+ *     rebuild reuses every sub-block whose default did not change.
+ *   - Publication, one 64-bit store each: a region's root block by its direct entry; a
+ *     sub-block whose root bitmaps (vec, leafvec) are unchanged by the proxy's base; else
+ *     the parent block is copied (inner bases moved), the proxy in the copy rewritten, and
+ *     the copy published by its own slot (its root bitmaps are unchanged). Replaced blocks,
+ *     and their sub-blocks that were not reused, are retired for freeing after a grace
+ *     period.
+ * Layout of a block: [header | root | for each node, breadth first: its leaves in reverse
+ * order, padded to 8 bytes, then its children]; a block's root node sits right after the
+ * header, followed by the root's leaves, so a proxy finds its block from base and leafvec.
+ */
+
+struct tm_pend {
+	uint32_t node;   /* the proxy node, in the block being built */
+	unsigned c;      /* its slot in the root */
+	size_t lo, n;    /* its routes: e[lo .. lo + n) */
+	uint32_t def;    /* its default */
+};
+
+static void tm_unacct(TM_PRIV *p, const struct tm_blk *b)
+{
+	p->nnodes -= b->nnodes;
+	p->nleaves -= b->nleaves;
+	p->blk_bytes -= b->bytes;
+}
+
+/* Room for one more entry in p->fresh. */
+static int tm_fresh_room(TM_PRIV *p)
+{
+	if (p->nfresh == p->fresh_cap) {
+		size_t cap = p->fresh_cap ? 2 * p->fresh_cap : 64;
+		struct tm_blk **f = realloc(p->fresh, cap * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		p->fresh = f;
+		p->fresh_cap = cap;
+	}
+	return 0;
+}
+
+/* Free the blocks built by a failed update (never published). */
+static void tm_fresh_drop(TM_PRIV *p)
+{
+	for (size_t i = 0; i < p->nfresh; i++) {
+		tm_unacct(p, p->fresh[i]);
+		free(p->fresh[i]);
+	}
+	p->nfresh = 0;
+}
+
+/* The root node of a block: like tm_build_node() at depth d for e[0..n), except that the
+ * largest children become proxies (recorded in pend) until the inline ones hold at most
+ * TM_NEST_BUDGET routes. */
+static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n, uint32_t def,
+                              struct tm_pend *pend, unsigned *npend)
+{
+	uint32_t val[64];
+	size_t first[64], cnt[64];
+	uint64_t vec = 0, leafvec = 0, prox = 0, bnd = 1;
+	unsigned end = d + 6;
+	size_t cb = 0, lb = p->sl_len, k, inl = 0;
+	int rc;
+
+	for (unsigned i = 0; i < 64; i++)
+		val[i] = def;
+	for (k = 0; k < n; k++) {
+		unsigned c = tm_chunk(e[k].key, d);
+		if (e[k].len <= end) {
+			unsigned span = 1u << (end - e[k].len);
+			for (unsigned j = c; j < c + span; j++)
+				val[j] = e[k].nh;
+			bnd |= 1ULL << c | (c + span < 64 ? 1ULL << (c + span) : 0);
+		} else {
+			if (!(vec >> c & 1)) {
+				vec |= 1ULL << c;
+				first[c] = k;
+				cnt[c] = 0;
+			}
+			cnt[c]++;
+			inl++;
+		}
+	}
+	while (inl > TM_NEST_BUDGET) {
+		unsigned best = 64;
+		for (uint64_t m = vec & ~prox; m; m &= m - 1) {
+			unsigned c = (unsigned)__builtin_ctzll(m);
+			if (best == 64 || cnt[c] > cnt[best])
+				best = c;
+		}
+		prox |= 1ULL << best;
+		inl -= cnt[best];
+	}
+	if (vec && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(vec), &cb)) != 0)
+		return rc;
+	if ((rc = tm_leaves(p, val, vec, bnd, &leafvec)) != 0)
+		return rc;
+	p->sn[0].vec = vec;
+	p->sn[0].leafvec = leafvec;
+	p->sn[0].child_base = (uint32_t)cb - 1;
+	p->sn[0].leaf_base = (uint32_t)lb - 1;
+
+	for (uint64_t m = vec; m; m &= m - 1) {
+		unsigned c = (unsigned)__builtin_ctzll(m);
+		if (prox >> c & 1) {
+			/* a placeholder: no leaves, no children; filled in once the sub-block
+			 * is built */
+			p->sn[cb].vec = 0;
+			p->sn[cb].leafvec = 0;
+			pend[*npend].node = (uint32_t)cb++;
+			pend[*npend].c = c;
+			pend[*npend].lo = first[c];
+			pend[*npend].n = cnt[c];
+			pend[*npend].def = val[c];
+			(*npend)++;
+		} else if ((rc = tm_build_node(p, cb++, end, e + first[c], cnt[c], val[c])) != 0) {
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the block for e[0..n) (sorted, all under one d-bit prefix and longer than d) with
+ * default def, and its sub-blocks; *out = its root. old: the block it replaces (same prefix,
+ * same depth) or NULL; a sub-block of old at the same slot with the same default is reused
+ * (nothing under it changed: the caller rebuilds the smallest block containing the change).
+ * New blocks are listed in p->fresh until published.
+ */
+static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n, uint32_t def,
+                          const struct lpm_node *old, struct lpm_node **out)
+{
+	struct tm_pend pend[64];
+	unsigned np = 0;
+	size_t root, bytes;
+	int rc;
+
+	p->sn_len = 0;
+	p->sl_len = 0;
+	if ((rc = tm_sn_reserve(p, 1, &root)) != 0)
+		return rc;
+	if ((rc = tm_build_root_nest(p, d, e, n, def, pend, &np)) != 0)
+		return rc;
+	if ((rc = tm_fresh_room(p)) != 0)
+		return rc;
+	if (p->fp_cap < p->sn_len) {
+		struct lpm_node **fp = realloc(p->fp, p->sn_cap * sizeof(*fp));
+		if (!fp)
+			return -ENOMEM;
+		p->fp = fp;
+		p->fp_cap = p->sn_cap;
+	}
+	/* Layout: [header | root | then, node by node in breadth-first order, its leaf group
+	 * (leaves in reverse order, padded to 8 bytes) and its children]. A node's base points
+	 * at its first child, its i-th leaf (from 1) is at ((uint32_t *)base)[-i]. */
+	bytes = sizeof(struct tm_blk) + p->sn_len * sizeof(struct lpm_node);
+	for (size_t i = 0; i < p->sn_len; i++)
+		bytes += tm_lgroup(p->sn[i].leafvec);
+	struct tm_blk *b = malloc(bytes);
+	if (!b)
+		return -ENOMEM;
+	b->def = def;
+	b->nnodes = (uint32_t)p->sn_len;
+	b->nleaves = (uint32_t)p->sl_len;
+	b->bytes = (uint32_t)bytes;
+	p->fresh[p->nfresh++] = b;
+	p->nnodes += b->nnodes;
+	p->nleaves += b->nleaves;
+	p->blk_bytes += b->bytes;
+	struct lpm_node *nodes = (struct lpm_node *)(b + 1);
+	char *cur = (char *)(nodes + 1);
+	/* fp[i]: where scratch node i goes; a node is placed with its siblings when its parent
+	 * is laid out, and scratch nodes are numbered in that order too (children are reserved
+	 * together, a parent before its children), so a pass in scratch order is breadth
+	 * first enough: every node is placed before it is visited. */
+	p->fp[0] = nodes;
+	for (size_t i = 0; i < p->sn_len; i++) {
+		const struct lpm_node *x = &p->sn[i];
+		struct lpm_node *f = p->fp[i];
+		unsigned nl = (unsigned)__builtin_popcountll(x->leafvec);
+		unsigned k = (unsigned)__builtin_popcountll(x->vec);
+		cur += tm_lgroup(x->leafvec);
+		for (unsigned j = 1; j <= nl; j++)
+			((uint32_t *)(void *)cur)[-(ptrdiff_t)j] = p->sl[x->leaf_base + j];
+		struct lpm_node *base = (struct lpm_node *)(void *)cur;
+		for (unsigned j = 0; j < k; j++)
+			p->fp[x->child_base + 1 + j] = base + j;
+		cur += k * sizeof(struct lpm_node);
+		f->vec = x->vec;
+		f->leafvec = x->leafvec;
+		*tm_node_wordp(f) = (uint64_t)(uintptr_t)base;
+	}
+	/* The scratch is free again: build the sub-blocks (recursively) and link them. Their
+	 * positions first: fp is scratch too. */
+	struct lpm_node *pxn[64];
+	for (unsigned i = 0; i < np; i++)
+		pxn[i] = p->fp[pend[i].node];
+	for (unsigned i = 0; i < np; i++) {
+		struct lpm_node *os = old ? tm_proxy_at(old, pend[i].c) : NULL, *sub = os;
+		if (!os || tm_blk_of((uint64_t)(uintptr_t)os)->def != pend[i].def) {
+			rc = tm_build_block(p, d + 6, e + pend[i].lo, pend[i].n, pend[i].def, os, &sub);
+			if (rc)
+				return rc;
+		}
+		*pxn[i] = *sub; /* a proxy: a copy of the sub-block's root node */
+	}
+	*out = nodes;
+	return 0;
+}
+
+/* After old was replaced by nw (NULL: by nothing): retire old and every sub-block under it
+ * that nw does not reuse. */
+static void tm_retire_tree(TM_PRIV *p, struct lpm_node *old, const struct lpm_node *nw)
+{
+	for (uint64_t m = old->vec; m; m &= m - 1) {
+		unsigned c = (unsigned)__builtin_ctzll(m);
+		struct lpm_node *os = tm_proxy_at(old, c), *ns;
+		if (!os)
+			continue;
+		ns = nw ? tm_proxy_at(nw, c) : NULL;
+		if (os != ns)
+			tm_retire_tree(p, os, ns);
+	}
+	struct tm_blk *b = tm_blk_of((uint64_t)(uintptr_t)old);
+	tm_unacct(p, b);
+	tm_retire(p, b);
+}
+
+/* Store e (a leaf or a block root) into direct[r]; retire what it replaces. */
+static void tm_publish_nest(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
+{
+	uint64_t old = direct[r];
+	__atomic_store_n(&direct[r], e, __ATOMIC_RELEASE);
+	p->nregions += !(e & 1);
+	p->nregions -= !(old & 1);
+	if (!(old & 1))
+		tm_retire_tree(p, (struct lpm_node *)(uintptr_t)old,
+		               (e & 1) ? NULL : (const struct lpm_node *)(uintptr_t)e);
+}
+
+/* First index from lo in region r whose key is not under the d-bit prefix of key. */
+static size_t tm_slice_end(const TM_PRIV *p, uint32_t r, size_t lo, tm_key key, unsigned d)
+{
+	const struct tm_ent *e = p->reg[r]->e;
+	size_t hi = p->reg[r]->n;
+	tm_key top = key >> (TM_W - d);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((e[mid].key >> (TM_W - d)) == top)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+#endif
+
 /* Make region r answer from its array and default def. force: rebuild even if def is the
  * one its block was built with (its array changed). */
 static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t def, int force)
@@ -387,14 +776,30 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 	if (tm_nreg(p, r) == 0) {
 		e = tm_leaf(def);
 		if (e != cur)
+#ifdef TM_NEST
+			tm_publish_nest(p, direct, r, e);
+#else
 			tm_publish(p, direct, r, e);
+#endif
 		return 0;
 	}
 	if (!force && !(cur & 1) && tm_blk_of(cur)->def == def)
 		return 0;
+#ifdef TM_NEST
+	struct lpm_node *nr;
+	rc = tm_build_block(p, TM_S, p->reg[r]->e, p->reg[r]->n, def,
+	                    (cur & 1) ? NULL : (const struct lpm_node *)(uintptr_t)cur, &nr);
+	if (rc) {
+		tm_fresh_drop(p);
+		return rc;
+	}
+	p->nfresh = 0;
+	tm_publish_nest(p, direct, r, (uint64_t)(uintptr_t)nr);
+#else
 	if ((rc = tm_build_region(p, r, def, &e)) != 0)
 		return rc;
 	tm_publish(p, direct, r, e);
+#endif
 	return 0;
 }
 
@@ -448,10 +853,16 @@ static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_
 static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
 {
 	size_t n = tm_nreg(p, r);
-	struct tm_reg *a = realloc(p->reg[r], tm_reg_bytes(n + 1));
-	if (!a)
-		return -ENOMEM;
-	p->reg[r] = a;
+	struct tm_reg *a = p->reg[r];
+#ifdef TM_NEST
+	if (!a || (n & (n - 1)) == 0)
+#endif
+	{
+		a = realloc(a, tm_reg_bytes(tm_reg_alloc(n + 1)));
+		if (!a)
+			return -ENOMEM;
+		p->reg[r] = a;
+	}
 	memmove(a->e + pos + 1, a->e + pos, (n - pos) * sizeof(a->e[0]));
 	a->e[pos].key = key;
 	a->e[pos].len = (uint8_t)len;
@@ -469,9 +880,113 @@ static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
 	if (n == 0) {
 		free(a);
 		p->reg[r] = NULL;
-	} else if ((s = realloc(a, tm_reg_bytes(n))) != NULL) {
-		p->reg[r] = s;
+		return;
 	}
+#ifndef TM_NEST
+	if ((s = realloc(a, tm_reg_bytes(n))) != NULL)
+		p->reg[r] = s;
+#else
+	(void)s;
+#endif
+}
+
+/* Region r's array changed at route key/len (longer than TM_S): make the lookup structure
+ * follow. Without TM_NEST that rebuilds the region; with it, the smallest block containing
+ * the route. */
+static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, unsigned len)
+{
+#ifdef TM_NEST
+	uint64_t cur = direct[r];
+	if ((cur & 1) || tm_nreg(p, r) == 0)
+		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+	/* Walk down to the smallest block containing the route: root (at depth d), copied by
+	 * the proxy node prox of block proot, itself published at pslot. */
+	struct lpm_node *root = (struct lpm_node *)(uintptr_t)cur, *n = root;
+	struct lpm_node *prox = NULL, *proot = NULL;
+	uint64_t *pslot = NULL, *slot = &direct[r];
+	unsigned d = TM_S, nd = TM_S;
+	while (len > nd + 6) {
+		unsigned c = tm_chunk(key, nd);
+		if (!(n->vec >> c & 1))
+			break;
+		struct lpm_node *ch = tm_child(n, c);
+		nd += 6;
+		if (n == root && tm_is_proxy(root, ch)) {
+			pslot = slot;
+			slot = tm_node_wordp(ch);
+			proot = root;
+			prox = ch;
+			root = n = tm_proxy_root(ch);
+			d = nd;
+		} else {
+			n = ch;
+		}
+	}
+	if (!prox)
+		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+	/* The routes of the block: those under key's d-bit prefix, longer than d. */
+	tm_key pk = (key >> (TM_W - d)) << (TM_W - d);
+	size_t lo, hi;
+	tm_find(p, r, pk, d + 1, &lo);
+	hi = tm_slice_end(p, r, lo, pk, d);
+	struct lpm_node *nr;
+	int rc = tm_build_block(p, d, p->reg[r]->e + lo, hi - lo,
+	                        tm_blk_of((uint64_t)(uintptr_t)root)->def, root, &nr);
+	if (rc) {
+		tm_fresh_drop(p);
+		return rc;
+	}
+	if (nr->vec == prox->vec && nr->leafvec == prox->leafvec) {
+		/* Same root bitmaps: only the proxy's base changes, one 64-bit store. */
+		p->nfresh = 0;
+		__atomic_store_n(slot, tm_node_word(nr), __ATOMIC_RELEASE);
+		tm_retire_tree(p, root, nr);
+		return 0;
+	}
+	/* The proxy changes as a whole: publish a copy of the parent block holding the new
+	 * proxy, by the parent's own slot (its root bitmaps are unchanged, only its base). */
+	struct tm_blk *ob = tm_blk_of((uint64_t)(uintptr_t)proot), *nb;
+	if ((rc = tm_fresh_room(p)) != 0 || (nb = malloc(ob->bytes)) == NULL) {
+		tm_fresh_drop(p);
+		return rc ? rc : -ENOMEM;
+	}
+	memcpy(nb, ob, ob->bytes);
+	p->fresh[p->nfresh++] = nb;
+	p->nnodes += nb->nnodes;
+	p->nleaves += nb->nleaves;
+	p->blk_bytes += nb->bytes;
+	/* Move the copy's inner bases (those into the old block) by the copy's offset. */
+	uint64_t olo = (uint64_t)(uintptr_t)ob, ohi = olo + ob->bytes;
+	uint64_t delta = (uint64_t)(uintptr_t)nb - olo;
+	struct lpm_node *np = (struct lpm_node *)(nb + 1);
+	{ /* depth first from the root; at most 64 siblings per level are pending */
+		struct lpm_node *stack[64 * 22], *x;
+		unsigned sp = 0;
+		stack[sp++] = np;
+		while (sp) {
+			x = stack[--sp];
+			uint64_t w = tm_node_word(x);
+			if (w < olo || w > ohi)
+				continue; /* a proxy: points to another block */
+			w += delta;
+			*tm_node_wordp(x) = w;
+			unsigned k = (unsigned)__builtin_popcountll(x->vec);
+			for (unsigned j = 0; j < k; j++)
+				stack[sp++] = (struct lpm_node *)(uintptr_t)w + j;
+		}
+	}
+	struct lpm_node *nprox = (struct lpm_node *)(void *)((char *)np + ((char *)prox - (char *)proot));
+	*nprox = *nr;
+	p->nfresh = 0;
+	__atomic_store_n(pslot, pslot == &direct[r] ? (uint64_t)(uintptr_t)np : tm_node_word(np),
+	                 __ATOMIC_RELEASE);
+	tm_retire_tree(p, proot, np);
+	return 0;
+#else
+	(void)key;
+	(void)len;
+	return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+#endif
 }
 
 /* ---- the operations ---- */
@@ -507,8 +1022,7 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 		if (old == nh)
 			return 0;
 		p->reg[r]->e[pos].nh = nh;
-		if ((rc =
-		         tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
+		if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
 			p->reg[r]->e[pos].nh = old;
 			return rc;
 		}
@@ -516,7 +1030,7 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 	}
 	if ((rc = tm_reg_insert(p, r, pos, key, len, nh)) != 0)
 		return rc;
-	if ((rc = tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
+	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
 		tm_reg_remove(p, r, pos);
 		return rc;
 	}
@@ -554,9 +1068,9 @@ static int tm_del(TM_TBL *t, tm_key key, unsigned len)
 		return -ENOENT;
 	struct tm_ent saved = p->reg[r]->e[pos];
 	tm_reg_remove(p, r, pos);
-	if ((rc = tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1))) {
-		if (tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh) == 0)
-			tm_apply_region(p, t->direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
+		/* nothing was published: putting the route back restores the table */
+		tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh);
 		return rc;
 	}
 	p->nprefix--;
@@ -684,7 +1198,7 @@ static int tm_replace(TM_TBL *t, struct tm_ent *e, size_t n)
 		for (k = i + 1; k < m && e[k].len > TM_S && tm_top(e[k].key, TM_S) == r; k++)
 			;
 		size_t cnt = k - i;
-		np->reg[r] = malloc(tm_reg_bytes(cnt));
+		np->reg[r] = malloc(tm_reg_bytes(tm_reg_alloc(cnt)));
 		if (!np->reg[r])
 			goto fail;
 		memcpy(np->reg[r]->e, e + i, cnt * sizeof(struct tm_ent));
@@ -754,6 +1268,9 @@ static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
 	size_t ctl = sizeof(*t) + sizeof(*p) + (2 * TM_NREG) * sizeof(*p->heap) +
 	             TM_NREG * sizeof(*p->reg) + p->gc_cap * sizeof(void *) +
 	             p->sn_cap * sizeof(*p->sn) + p->sl_cap * sizeof(*p->sl) + p->gc_bytes;
+#ifdef TM_NEST
+	ctl += p->fresh_cap * sizeof(*p->fresh) + p->fp_cap * sizeof(*p->fp);
+#endif
 	for (size_t r = 0; r < TM_NREG; r++)
 		if (p->reg[r])
 			ctl += tm_reg_bytes(p->reg[r]->n);
