@@ -100,10 +100,18 @@ int xdp_live_open(struct xdp_live *lv, int ifindex, const struct pg_frame_cfg *c
 			return -errno;
 		uint8_t f[2048];
 		for (uint32_t i = 0; i < n; i++) {
+			/* the program sends the template (frame 0) with frame i's destination:
+			 * the checksum is the template's header with that destination, not
+			 * frame i's own (its IP id and source differ) */
 			pg_frame_build(&cc, i, f);
 			struct live_entry e;
 			memcpy(&e.dst, f + 30, 4);
-			memcpy(&e.csum, f + 24, 2);
+			uint8_t ip[20];
+			memcpy(ip, lv->frame + 14, 20);
+			memcpy(ip + 16, &e.dst, 4);
+			ip[10] = ip[11] = 0;
+			uint16_t ck = htons(pg_csum_fold(pg_csum_add(0, ip, 20)));
+			memcpy(&e.csum, &ck, 2);
 			e.pad = 0;
 			if (bpf_map_update_elem(lv->map_fd, &i, &e, 0)) {
 				int rc = -errno;
