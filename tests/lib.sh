@@ -17,12 +17,13 @@ need_root() { [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 77; }; }
 _ns_list=(); _bg_pids=()
 nstest_cleanup() {
 	local p n
-	for p in "${_bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	# every step may fail (a process already gone): never abort the cleanup under set -e
+	for p in "${_bg_pids[@]}"; do kill -TERM "$p" 2>/dev/null || :; done
 	for p in "${_bg_pids[@]}"; do
 		for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
-		kill -KILL "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null || :
 	done
-	for n in "${_ns_list[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for n in "${_ns_list[@]}"; do ip netns del "$n" 2>/dev/null || :; done
 	[ -n "${NSTEST_TMP:-}" ] && rm -rf "$NSTEST_TMP"
 	return 0
 }
