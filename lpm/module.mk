@@ -38,7 +38,15 @@ LPM_DPDK_LIBS := $(shell pkg-config --libs libdpdk)
 endif
 BINS += bin/lpm-bench
 
-build/obj/bench/lpm-bench-dpdk.o: bench/lpm-bench-dpdk.c
+# a stamp named after whether DPDK was found: installing dpdk-dev later (make bench-deps)
+# makes a new stamp, so the object is rebuilt with DPDK instead of silently staying without
+LPM_DPDK_STAMP := build/lpm-dpdk-$(if $(LPM_DPDK_OK),yes,no).stamp
+$(LPM_DPDK_STAMP):
+	@mkdir -p $(@D)
+	@rm -f build/lpm-dpdk-*.stamp
+	@touch $@
+
+build/obj/bench/lpm-bench-dpdk.o: bench/lpm-bench-dpdk.c $(LPM_DPDK_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LPM_DPDK_CFLAGS) -c -o $@ $<
 
