@@ -23,14 +23,11 @@
 #                 path either)
 #   (b) nmrouter  bin/nmrouter, ports netmap:p0/p1/p2 (AF_XDP, native copy mode on veth),
 #                 one worker, the same routes and neighbors from its JSON config
-#   (b') nmrouter, live  (only with ROWS=... live) the same router fed by pkt-gen -f live
-#                 (XDP live frames): what it does when offered more than an skb sender can
-#                 produce; informational, no ratio (Linux cannot be fed this way, see below).
-#                 Off by default: with -F the live generator sends frames whose IPv4 header
-#                 checksum is wrong (tools/xdp_live.c takes each map entry's checksum from
-#                 pg_frame_build(i), whose IP id is i, but transmits the template's id 0), so
-#                 nmrouter drops nearly all of them as bad_csum. The row checks that counter
-#                 and reports n/a while the generator has this bug.
+#   (b') nmrouter, live  the same router fed by pkt-gen -f live (XDP live frames): what it
+#                 does when offered more than an skb sender can produce; informational, no
+#                 ratio (Linux cannot be fed this way, see below). The row checks nmrouter's
+#                 bad_csum counter and reports n/a if the generator's frames are not valid
+#                 (the generator had such a bug until 288e5d2).
 #   (c) pipes     the engine alone: pkt-gen -f tx on netmap:X{0 -> nmrouter (ports on the
 #                 pipe slaves X}0, Y}0, Z}0) -> pkt-gen -f rx on Y{0 and Z{0; Mpps = growth of
 #                 nmrouter's own "forwarded" counter (SIGUSR1 stats) over the window, one
@@ -72,7 +69,7 @@
 # receive work ran somewhere else than CPU_APP (the placement check).
 # Rows {"system","metric","value","unit"} go to bench/results/router.json (bench/lib.sh).
 # Knobs: RUNS=3 WARM=2 WIN=5 (seconds), NDST=262144, GENS=1 (skb senders), LIVE_GENS=2,
-#        ROWS="sender linux nmrouter pipes" (add "live" for (b')), IN_POLL_NS=20000 (0: off),
+#        ROWS="sender linux nmrouter live pipes", IN_POLL_NS=20000 (0: off),
 #        NMROUTER=bin/nmrouter (another build to measure; it and pkt-gen / xdp-peer are
 #        copied aside at the start), PERF=1: after the measured runs of (b) and of (a), one
 #        more run each under `perf record -g -C CPU_APP` (not counted), CPU_APP's time by
@@ -96,7 +93,7 @@ WIN=${WIN:-5}
 NDST=${NDST:-262144}
 GENS=${GENS:-1}
 LIVE_GENS=${LIVE_GENS:-2}
-ROWS=${ROWS:-sender linux nmrouter pipes}
+ROWS=${ROWS:-sender linux nmrouter live pipes}
 NMROUTER=${NMROUTER:-$BIN/nmrouter}
 PERF=${PERF:-0}
 PERF_DIR=${PERF_DIR:-}
@@ -397,7 +394,6 @@ row_nmrouter() {
 			b1=$(nm_stat bad_csum)
 			if [ "$b1" -gt "$b0" ]; then
 				echo "  live: INVALID: nmrouter counted $((b1 - b0)) frames with a bad IPv4 header checksum" \
-					"(pkt-gen -f live -F: the map's checksums include each entry's IP id, the frame has id 0);" \
 					"row reported as n/a" >&2
 				R_live=n/a RUNS_live="invalid (bad_csum)"
 			fi
