@@ -438,7 +438,8 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
 }
 
 /* Build the block of region r (which has longer prefixes) into *out (a root pointer). */
-__attribute__((unused)) static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def, uint64_t *out)
+__attribute__((unused)) static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def,
+                                                   uint64_t *out)
 {
 	size_t root;
 	int rc;
@@ -523,10 +524,10 @@ __attribute__((unused)) static void tm_publish(TM_PRIV *p, uint64_t *direct, uin
  */
 
 struct tm_pend {
-	uint32_t node;   /* the proxy node, in the block being built */
-	unsigned c;      /* its slot in the root */
-	size_t lo, n;    /* its routes: e[lo .. lo + n) */
-	uint32_t def;    /* its default */
+	uint32_t node; /* the proxy node, in the block being built */
+	unsigned c;    /* its slot in the root */
+	size_t lo, n;  /* its routes: e[lo .. lo + n) */
+	uint32_t def;  /* its default */
 };
 
 static void tm_unacct(TM_PRIV *p, const struct tm_blk *b)
@@ -563,8 +564,8 @@ static void tm_fresh_drop(TM_PRIV *p)
 /* The root node of a block: like tm_build_node() at depth d for e[0..n), except that the
  * largest children become proxies (recorded in pend) until the inline ones hold at most
  * TM_NEST_BUDGET routes. */
-static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n, uint32_t def,
-                              struct tm_pend *pend, unsigned *npend)
+static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n,
+                              uint32_t def, struct tm_pend *pend, unsigned *npend)
 {
 	uint32_t val[64];
 	size_t first[64], cnt[64];
@@ -709,7 +710,8 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	for (unsigned i = 0; i < np; i++) {
 		struct lpm_node *os = old ? tm_proxy_at(old, pend[i].c) : NULL, *sub = os;
 		if (!os || tm_blk_of((uint64_t)(uintptr_t)os)->def != pend[i].def) {
-			rc = tm_build_block(p, d + 6, e + pend[i].lo, pend[i].n, pend[i].def, os, &sub);
+			rc = tm_build_block(p, d + 6, e + pend[i].lo, pend[i].n, pend[i].def, os,
+			                    &sub);
 			if (rc)
 				return rc;
 		}
@@ -975,7 +977,8 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 				stack[sp++] = (struct lpm_node *)(uintptr_t)w + j;
 		}
 	}
-	struct lpm_node *nprox = (struct lpm_node *)(void *)((char *)np + ((char *)prox - (char *)proot));
+	struct lpm_node *nprox =
+	    (struct lpm_node *)(void *)((char *)np + ((char *)prox - (char *)proot));
 	*nprox = *nr;
 	p->nfresh = 0;
 	__atomic_store_n(pslot, pslot == &direct[r] ? (uint64_t)(uintptr_t)np : tm_node_word(np),
