@@ -206,7 +206,8 @@ static int xdp_txsync(struct nmport *p, struct nm_ringpair *rp)
 			int fd = xsk_socket__fd(x->xsk);
 			for (unsigned k = 0; k < 64; k++) {
 				rp->st.tx_kicks++;
-				if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 || errno != EAGAIN)
+				if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 ||
+				    errno != EAGAIN)
 					break;
 			}
 		}
