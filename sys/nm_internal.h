@@ -69,8 +69,9 @@ void nm_audit_mark(struct nm_audit *a, uint32_t idx);
 void nm_audit_slots(struct nm_audit *a, const struct netmap_ring *r, uint32_t from, uint32_t to);
 
 /* For the copying backends (AF_PACKET, TAP), whose ring slots always own their buffers:
- * mark every slot of both rings; drain and free both rings and reset the pair. */
-void nm_rp_audit_all(struct nm_ringpair *rp, struct nm_audit *a);
+ * mark every slot of both rings (their ops .audit); drain and free both rings and reset the
+ * pair. */
+void nm_rp_audit_all(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a);
 void nm_rp_release(struct nmport *p, struct nm_ringpair *rp);
 
 /* The one error message of the last failed open (thread-local). */

@@ -146,12 +146,6 @@ static int pkt_txsync(struct nmport *p, struct nm_ringpair *rp)
 	return 0;
 }
 
-static void pkt_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
-{
-	(void)p;
-	nm_rp_audit_all(rp, a);
-}
-
 static void pkt_close(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct pkt_rp *k = rp->priv;
@@ -168,7 +162,7 @@ static void pkt_close(struct nmport *p, struct nm_ringpair *rp)
 static const struct nm_ringpair_ops pkt_ops = {
     .rxsync = pkt_rxsync,
     .txsync = pkt_txsync,
-    .audit = pkt_audit,
+    .audit = nm_rp_audit_all,
     .close = pkt_close,
 };
 

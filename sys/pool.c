@@ -199,8 +199,9 @@ void nm_rp_release(struct nmport *p, struct nm_ringpair *rp)
 
 /* ---- audit ---- */
 
-void nm_rp_audit_all(struct nm_ringpair *rp, struct nm_audit *a)
+void nm_rp_audit_all(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
 {
+	(void)p;
 	const struct netmap_ring *rings[2] = {rp->rx, rp->tx};
 	for (int k = 0; k < 2; k++)
 		for (uint32_t i = 0; i < rings[k]->num_slots; i++)

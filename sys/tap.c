@@ -84,12 +84,6 @@ static int tap_txsync(struct nmport *p, struct nm_ringpair *rp)
 	return 0;
 }
 
-static void tap_audit(struct nmport *p, struct nm_ringpair *rp, struct nm_audit *a)
-{
-	(void)p;
-	nm_rp_audit_all(rp, a);
-}
-
 static void tap_close(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct tap_rp *k = rp->priv;
@@ -104,7 +98,7 @@ static void tap_close(struct nmport *p, struct nm_ringpair *rp)
 static const struct nm_ringpair_ops tap_ops = {
     .rxsync = tap_rxsync,
     .txsync = tap_txsync,
-    .audit = tap_audit,
+    .audit = nm_rp_audit_all,
     .close = tap_close,
 };
 
