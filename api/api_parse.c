@@ -723,7 +723,7 @@ void api_route_fmt_cfg(struct sbuf *b, const struct rt_route *r)
 const char *api_nud_name(unsigned state)
 {
 	static const char *const names[] = {"PERMANENT", "REACHABLE", "STALE", "INCOMPLETE",
-	                                    "FAILED"};
+	                                    "FAILED",    "DELAY",     "PROBE"};
 
 	return state < sizeof(names) / sizeof(names[0]) ? names[state] : "NONE";
 }

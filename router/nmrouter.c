@@ -347,13 +347,15 @@ static int link_cb(const struct rt_link *l, void *arg)
 
 static int neigh_cb(const struct rt_neigh *nb, void *arg)
 {
-	static const char *const st[] = {"PERMANENT", "REACHABLE", "STALE", "INCOMPLETE", "FAILED"};
+	static const char *const st[] = {"PERMANENT", "REACHABLE", "STALE", "INCOMPLETE",
+	                                 "FAILED",    "DELAY",     "PROBE"};
 	char a[INET6_ADDRSTRLEN], m[18];
 	inet_ntop(nb->family, nb->dst, a, sizeof(a));
 	snprintf(m, sizeof(m), "%02x:%02x:%02x:%02x:%02x:%02x", nb->lladdr[0], nb->lladdr[1],
 	         nb->lladdr[2], nb->lladdr[3], nb->lladdr[4], nb->lladdr[5]);
-	json_array_append_new(arg, json_pack("{ss ss ss ss}", "dst", a, "lladdr", m, "dev", nb->dev,
-	                                     "state", nb->state < 5 ? st[nb->state] : "?"));
+	json_array_append_new(
+	    arg, json_pack("{ss ss ss ss}", "dst", a, "lladdr", m, "dev", nb->dev, "state",
+	                   nb->state < sizeof(st) / sizeof(st[0]) ? st[nb->state] : "?"));
 	return 0;
 }
 

@@ -45,6 +45,7 @@
 #define RT_NEIGH_RETRANS_NS  1000000000ull  /* 1 s between probes */
 #define RT_NEIGH_HOLDDOWN_NS 3000000000ull  /* a FAILED entry is retried after 3 s */
 #define RT_NEIGH_STALE_NS    30000000000ull /* REACHABLE -> STALE (still used) */
+#define RT_NEIGH_DELAY_NS    5000000000ull  /* DELAY -> PROBE (RFC 4861 DELAY_FIRST_PROBE_TIME) */
 
 #ifndef likely
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -235,7 +236,8 @@ int rt_neigh_read(const struct rt *rt, int idx, uint8_t mac[6]);
 /* ---- rt_engine.c ---- */
 /* Processes p[0..n), n <= RT_BURST; fills v[0..n). w->now must be current. */
 void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdict *v);
-/* Neighbor timers: probes, expiry of incomplete entries. Call from one worker, ~every 100ms. */
+/* Neighbor timers: probes (INCOMPLETE, PROBE), DELAY -> PROBE, REACHABLE -> STALE, expiry with
+ * ICMP unreachable for the held packets. Call from one worker, ~every 100ms. */
 void rt_neigh_tick(struct rt_worker *w);
 /* Learns addr -> mac on port (ARP/ND or static) and releases held packets via w (may be
  * NULL for the control thread: then held packets are sent by nobody and freed later). */

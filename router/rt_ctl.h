@@ -45,6 +45,9 @@ enum rt_nud {
 	RT_NUD_STALE,
 	RT_NUD_INCOMPLETE, /* resolution in progress */
 	RT_NUD_FAILED,
+	/* added later (extend only at the end): RFC 4861 7.3 reachability confirmation */
+	RT_NUD_DELAY, /* a STALE entry was used: still used, probed if not confirmed soon */
+	RT_NUD_PROBE, /* unicast probes to the cached MAC running; still used */
 };
 
 struct rt_neigh {

@@ -21,6 +21,11 @@
  * A packet whose ICMP error the token bucket suppressed counts as RT_DROP_ICMP_RATE; one
  * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE) and in
  * icmp_sent.
+ *
+ * Neighbors follow RFC 4861 7.3 (README "Neighbors"): REACHABLE -> STALE after 30 s; the
+ * first packet through a STALE entry makes it DELAY (the only fast-path write, under the
+ * neighbor lock); rt_neigh_tick turns DELAY into PROBE after 5 s (unicast probes to the cached
+ * MAC), PROBE into REACHABLE on an answer or FAILED after 3.
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -129,9 +134,11 @@ static inline void drop(struct rt_worker *w, struct rt_verdict *v, int reason)
 	w->st.drops[reason]++;
 }
 
+/* States whose cached MAC is used to forward (DELAY and PROBE too, as in RFC 4861 7.3.3). */
 static inline int nud_usable(int st)
 {
-	return st == RT_NUD_PERMANENT || st == RT_NUD_REACHABLE || st == RT_NUD_STALE;
+	return st == RT_NUD_PERMANENT || st == RT_NUD_REACHABLE || st == RT_NUD_STALE ||
+	       st == RT_NUD_DELAY || st == RT_NUD_PROBE;
 }
 
 /* Our IPv4 address on port (first one), 0 if none; network order. */
@@ -235,8 +242,12 @@ static void send_back(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 
 /* ================================================================ neighbors: resolution */
 
-/* Builds and emits an ARP request or a neighbor solicitation for e (under neigh_lock). */
-static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e)
+/*
+ * Builds and emits an ARP request or a neighbor solicitation for e (under neigh_lock).
+ * unicast (reachability probe of a PROBE entry): to e's cached MAC, and for ND to the
+ * target address itself (RFC 4861 7.2.2, 7.3.3), instead of broadcast / solicited-node.
+ */
+static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e, int unicast)
 {
 	const struct rt_port *p = &w->rt->port[e->port];
 	uint8_t f[128];
@@ -245,7 +256,7 @@ static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e)
 		uint32_t tpa, spa;
 		memcpy(&tpa, e->addr, 4);
 		spa = port_v4_for(p, tpa);
-		memcpy(f, bcast_mac, 6);
+		memcpy(f, unicast ? e->mac : bcast_mac, 6);
 		memcpy(f + 6, p->mac, 6);
 		wr16(f + 12, ET_ARP);
 		uint8_t *a = f + 14;
@@ -278,6 +289,10 @@ static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e)
 		static const uint8_t snm[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
 		memcpy(ip + 24, snm, 13);
 		memcpy(ip + 37, t + 13, 3);
+		if (unicast) {
+			memcpy(f, e->mac, 6);
+			memcpy(ip + 24, t, 16);
+		}
 		ic[0] = ND_NS;
 		memcpy(ic + 8, t, 16);
 		ic[24] = 1; /* source link-layer address option */
@@ -340,6 +355,8 @@ void rt_neigh_learn(struct rt *rt, struct rt_worker *w, int family, const uint8_
 		goto out;
 	if (e->state == RT_NUD_PERMANENT && state != RT_NUD_PERMANENT)
 		goto out; /* a static entry is not overridden by what the wire says */
+	if (state == RT_NUD_STALE && nud_usable(e->state) && !memcmp(e->mac, mac, 6))
+		goto out; /* an NS with the MAC we have changes nothing (RFC 4861 7.2.3) */
 	neigh_set(e, state, mac);
 	e->t_changed = w ? w->now : rt_now_ns();
 	e->probes = 0;
@@ -394,7 +411,7 @@ static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 		}
 	}
 	if (e->probes == 0) {
-		neigh_probe(w, e);
+		neigh_probe(w, e, 0);
 		e->probes = 1;
 		e->t_next = w->now + RT_NEIGH_RETRANS_NS;
 	}
@@ -403,39 +420,19 @@ out:
 	return ret;
 }
 
-void rt_neigh_tick(struct rt_worker *w)
+/* A STALE entry was used to forward: DELAY, then PROBE unless confirmed (RFC 4861 7.3.3). */
+static void neigh_stale_used(struct rt_worker *w, int ni)
 {
 	struct rt *rt = w->rt;
-	for (unsigned i = 0; i < RT_NEIGH_MAX; i++) {
-		struct rt_neigh_ent *e = &rt->neigh[i];
-		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
-			continue;
-		int st = e->state;
-		if (!(st == RT_NUD_INCOMPLETE || e->nhold ||
-		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)))
-			continue;
-		pthread_mutex_lock(&rt->neigh_lock);
-		st = e->state;
-		if (st == RT_NUD_INCOMPLETE && w->now >= e->t_next) {
-			if (e->probes < RT_NEIGH_PROBES) {
-				neigh_probe(w, e);
-				e->probes++;
-				e->t_next = w->now + RT_NEIGH_RETRANS_NS;
-			} else {
-				neigh_set(e, RT_NUD_FAILED, NULL);
-				e->t_changed = w->now;
-				e->t_next = w->now + RT_NEIGH_HOLDDOWN_NS;
-				neigh_drop_held(w, e);
-			}
-		} else if (nud_usable(st) && e->nhold) {
-			neigh_flush(rt, w, e);
-		} else if ((st == RT_NUD_NONE || st == RT_NUD_FAILED) && e->nhold) {
-			neigh_drop_held(w, e);
-		}
-		if (e->state == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)
-			neigh_set(e, RT_NUD_STALE, NULL);
-		pthread_mutex_unlock(&rt->neigh_lock);
+	struct rt_neigh_ent *e = &rt->neigh[ni];
+	pthread_mutex_lock(&rt->neigh_lock);
+	if (e->state == RT_NUD_STALE) {
+		neigh_set(e, RT_NUD_DELAY, NULL);
+		e->t_changed = w->now;
+		e->t_next = w->now + RT_NEIGH_DELAY_NS;
+		e->probes = 0;
 	}
+	pthread_mutex_unlock(&rt->neigh_lock);
 }
 
 /*
@@ -454,6 +451,8 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 	if (unlikely(!nud_usable(st))) {
 		if (!neigh_hold(w, p, v, i, family, target, port, fwd, mac))
 			return v->action == RT_ACT_HELD;
+	} else if (unlikely(st == RT_NUD_STALE)) {
+		neigh_stale_used(w, ni); /* once per STALE period: the entry leaves STALE */
 	}
 	memcpy(p->data, mac, 6);
 	memcpy(p->data + 6, rt->port[port].mac, 6);
@@ -461,6 +460,52 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 	v->port = (uint16_t)port;
 	v->len = p->len;
 	return 1;
+}
+
+void rt_neigh_tick(struct rt_worker *w)
+{
+	struct rt *rt = w->rt;
+	for (unsigned i = 0; i < RT_NEIGH_MAX; i++) {
+		struct rt_neigh_ent *e = &rt->neigh[i];
+		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+			continue;
+		int st = e->state;
+		if (!(st == RT_NUD_INCOMPLETE || st == RT_NUD_DELAY || st == RT_NUD_PROBE ||
+		      e->nhold ||
+		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)))
+			continue;
+		pthread_mutex_lock(&rt->neigh_lock);
+		st = e->state;
+		if ((st == RT_NUD_INCOMPLETE || st == RT_NUD_PROBE) && w->now >= e->t_next) {
+			if (e->probes < RT_NEIGH_PROBES) {
+				neigh_probe(w, e, st == RT_NUD_PROBE);
+				e->probes++;
+				e->t_next = w->now + RT_NEIGH_RETRANS_NS;
+			} else {
+				neigh_set(e, RT_NUD_FAILED, NULL);
+				e->t_changed = w->now;
+				/* a lost resolution waits out the hold-down; a neighbor that was
+				 * reachable (failed PROBE: it may have moved to a new MAC) is
+				 * resolved again, by broadcast, by the next packet */
+				e->t_next =
+				    w->now + (st == RT_NUD_INCOMPLETE ? RT_NEIGH_HOLDDOWN_NS : 0);
+				neigh_drop_held(w, e);
+			}
+		} else if (st == RT_NUD_DELAY && w->now >= e->t_next) {
+			neigh_set(e, RT_NUD_PROBE, NULL);
+			e->t_changed = w->now;
+			neigh_probe(w, e, 1);
+			e->probes = 1;
+			e->t_next = w->now + RT_NEIGH_RETRANS_NS;
+		} else if (nud_usable(st) && e->nhold) {
+			neigh_flush(rt, w, e);
+		} else if ((st == RT_NUD_NONE || st == RT_NUD_FAILED) && e->nhold) {
+			neigh_drop_held(w, e);
+		}
+		if (e->state == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)
+			neigh_set(e, RT_NUD_STALE, NULL);
+		pthread_mutex_unlock(&rt->neigh_lock);
+	}
 }
 
 /* ================================================================ ARP */

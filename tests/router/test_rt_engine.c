@@ -559,6 +559,204 @@ static void test_resolve_fails(void)
 	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_NEIGH);
 }
 
+/* Runs fb[0] (len) received on port through one burst at the current fake time wk.now. */
+static void run_now(unsigned len, unsigned port)
+{
+	pk[0] = (struct rt_pkt){.data = fb[0], .len = (uint16_t)len, .port = (uint16_t)port};
+	cur_burst = pk;
+	rt_burst(&wk, pk, 1, vd);
+}
+
+static void tick_at(uint64_t t)
+{
+	wk.now = t;
+	rt_neigh_tick(&wk);
+}
+
+static int nud_of(int fam, const char *a, unsigned port, uint8_t mac[6])
+{
+	uint8_t x[16] = {0};
+	inet_pton(fam, a, x);
+	int ni = rt_neigh_find(rt, fam, x, port);
+	return ni < 0 ? -1 : rt_neigh_read(rt, ni, mac);
+}
+
+/* Gateway 10.2.0.9 learned by ARP: REACHABLE, STALE after 30 s, DELAY when a packet uses it
+ * (still sent to the cached MAC), PROBE after 5 s with a unicast ARP request to that MAC; its
+ * reply makes it REACHABLE again. A static neighbor never moves. */
+static void test_nud_stale_delay_probe_reachable(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	uint8_t mac[6];
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	wk.now = 1000000000000ull;
+	run_now(mk_arp(fb[0], 1, G9, "10.2.0.9", "10.2.0.1"), 1); /* learns G9 */
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	uint64_t t0 = wk.now;
+	tick_at(t0 + RT_NEIGH_STALE_NS + 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_STALE);
+	/* STALE -> DELAY on use; the packet leaves at once with the cached MAC */
+	nemitted = 0;
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64), 0);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], G9, 6));
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_DELAY && nemitted == 0);
+	uint64_t t1 = wk.now;
+	tick_at(t1 + RT_NEIGH_DELAY_NS - 1000000);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_DELAY && nemitted == 0);
+	/* DELAY -> PROBE: one ARP request, unicast to the cached MAC */
+	uint64_t sent = wk.st.arp_nd_sent;
+	tick_at(t1 + RT_NEIGH_DELAY_NS + 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_PROBE);
+	CHECK(nemitted == 1 && emitted[0].port == 1 && wk.st.arp_nd_sent == sent + 1);
+	CHECK(!memcmp(emitted[0].f, G9, 6) && !memcmp(emitted[0].f + 6, MAC1, 6));
+	CHECK(emitted[0].f[12] == 8 && emitted[0].f[13] == 6 && emitted[0].f[14 + 7] == 1);
+	CHECK(!memcmp(emitted[0].f + 14 + 24, (uint8_t[]){10, 2, 0, 9}, 4));
+	CHECK(!memcmp(emitted[0].f + 14 + 14, (uint8_t[]){10, 2, 0, 1}, 4));
+	/* still forwarding while probing */
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.2", 64), 0);
+	CHECK(vd[0].action == RT_ACT_TX && !memcmp(fb[0], G9, 6));
+	/* the reply: REACHABLE, and no more probes */
+	unsigned len = mk_arp(fb[0], 2, G9, "10.2.0.9", "10.2.0.1");
+	memcpy(fb[0], MAC1, 6);
+	run_now(len, 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	for (int k = 1; k <= 5; k++)
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nemitted == 1 && nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE);
+	/* PERMANENT: used long after, never STALE, DELAY or probed */
+	tick_at(wk.now + 10 * RT_NEIGH_STALE_NS);
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64), 0);
+	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
+	tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nud_of(AF_INET, "10.2.0.2", 1, mac) == RT_NUD_PERMANENT && !memcmp(mac, GW2, 6));
+	CHECK(vd[0].action == RT_ACT_TX && !memcmp(fb[0], GW2, 6) && nemitted == 1);
+}
+
+/* The gateway's MAC changed silently: the 3 unicast probes to the old MAC go unanswered,
+ * the entry is FAILED, and the next packet starts a broadcast resolution at once (no
+ * hold-down) that learns the new MAC and releases the packet. */
+static void test_nud_probe_unanswered_failed(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99}, G9NEW[6] = {2, 0, 0, 0, 0, 0x9a};
+	uint8_t mac[6];
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	wk.now = 1000000000000ull;
+	run_now(mk_arp(fb[0], 1, G9, "10.2.0.9", "10.2.0.1"), 1);
+	tick_at(wk.now + RT_NEIGH_STALE_NS + 1);
+	nemitted = 0;
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64), 0);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_DELAY);
+	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
+	for (int k = 1; k < RT_NEIGH_PROBES; k++) {
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS / 2); /* not yet */
+		CHECK(nemitted == (unsigned)k);
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS / 2 + 1);
+		CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_PROBE);
+	}
+	CHECK(nemitted == RT_NEIGH_PROBES);
+	for (unsigned k = 0; k < nemitted; k++)
+		CHECK(!memcmp(emitted[k].f, G9, 6) && emitted[k].f[14 + 7] == 1);
+	tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_FAILED && nemitted == RT_NEIGH_PROBES);
+	CHECK(wk.st.drops[RT_DROP_NO_NEIGH] == 0); /* nothing was waiting */
+	/* the next packet: held, broadcast ARP request */
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.2", 64), 0);
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == RT_NEIGH_PROBES + 1);
+	CHECK(!memcmp(emitted[RT_NEIGH_PROBES].f, (uint8_t[]){255, 255, 255, 255, 255, 255}, 6));
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_INCOMPLETE);
+	unsigned len = mk_arp(fb[0], 2, G9NEW, "10.2.0.9", "10.2.0.1");
+	memcpy(fb[0], MAC1, 6);
+	run_now(len, 1);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9NEW, 6));
+	CHECK(nsent_held == 1 && !memcmp(sent_held[0].f, G9NEW, 6));
+}
+
+/* Ethernet + NS from src (MAC smac, in a source link-layer address option) for target. */
+static unsigned mk_ns(uint8_t *f, const uint8_t *smac, const char *src, const char *target)
+{
+	uint8_t *ip = f + 14, *ic = ip + 40;
+	memset(f, 0, 2048);
+	memcpy(f, (uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, 6);
+	memcpy(f + 6, smac, 6);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 32;
+	ip[6] = 58;
+	ip[7] = 255;
+	ip6(src, ip + 8);
+	ip6("ff02::1:ff00:1", ip + 24);
+	ic[0] = 135;
+	ip6(target, ic + 8);
+	ic[24] = 1;
+	ic[25] = 1;
+	memcpy(ic + 26, smac, 6);
+	uint16_t c = cksum6(ip, ic, 32, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	return 14 + 40 + 32;
+}
+
+/* IPv6: an NS from fd02::9 creates a STALE entry; used -> DELAY -> PROBE with an NS unicast
+ * to the cached MAC and to fd02::9 itself; an NA answers it: REACHABLE. Another NS from it
+ * with the same MAC leaves it REACHABLE (RFC 4861 7.2.3); one with a new MAC makes it STALE. */
+static void test_nud_probe6(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	uint8_t mac[6];
+	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
+	wk.now = 1000000000000ull;
+	uint8_t *f = fb[0], *ip = f + 14, *ic = ip + 40;
+	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
+	CHECK(vd[0].action == RT_ACT_TX && nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE);
+	nemitted = 0;
+	run_now(mk_udp6(fb[0], "fd01::2", "fd83::5", 64), 0);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], G9, 6));
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_DELAY && nemitted == 0);
+	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
+	uint8_t *pf = emitted[0].f, a[16];
+	CHECK(emitted[0].port == 1 && emitted[0].len == 14 + 40 + 32);
+	CHECK(!memcmp(pf, G9, 6) && !memcmp(pf + 6, MAC1, 6));
+	ip6("fd02::9", a);
+	CHECK(pf[14 + 40] == 135 && !memcmp(pf + 14 + 24, a, 16) && !memcmp(pf + 14 + 48, a, 16));
+	CHECK(cksum6(pf + 14, pf + 54, 32, 58) == 0);
+	/* a solicited NA from fd02::9 */
+	memset(f, 0, 2048);
+	memcpy(f, MAC1, 6);
+	memcpy(f + 6, G9, 6);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	ip[0] = 0x60;
+	ip[5] = 32;
+	ip[6] = 58;
+	ip[7] = 255;
+	ip6("fd02::9", ip + 8);
+	ip6("fd02::1", ip + 24);
+	ic[0] = 136;
+	ic[4] = 0x60;
+	ip6("fd02::9", ic + 8);
+	ic[24] = 2;
+	ic[25] = 1;
+	memcpy(ic + 26, G9, 6);
+	uint16_t c = cksum6(ip, ic, 32, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	run_now(14 + 40 + 32, 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nemitted == 1); /* no more probes */
+	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE);
+	static const uint8_t G9NEW[6] = {2, 0, 0, 0, 0, 0x9a};
+	run_now(mk_ns(fb[0], G9NEW, "fd02::9", "fd02::1"), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9NEW, 6));
+}
+
 /* Without a host port the router answers ping to its own address itself. */
 static void test_ping_self(void)
 {
@@ -826,6 +1024,9 @@ int main(void)
 	test_release_counts_only_forwarded();
 	test_hold_full();
 	test_resolve_fails();
+	test_nud_stale_delay_probe_reachable();
+	test_nud_probe_unanswered_failed();
+	test_nud_probe6();
 	test_ping_self();
 	test_punt_and_inject();
 	test_forward6();
