@@ -19,13 +19,14 @@
  *
  * Every frame ends in exactly one of: TX, HOST, HELD, or DROP with one reason counter.
  * A packet whose ICMP error the token bucket suppressed counts as RT_DROP_ICMP_RATE; one
- * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE) and in
- * icmp_sent.
+ * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE, and
+ * RT_DROP_NO_NEIGH for held packets whose next hop failed) and in icmp_sent.
  *
  * Neighbors follow RFC 4861 7.3 (README "Neighbors"): REACHABLE -> STALE after 30 s; the
  * first packet through a STALE entry makes it DELAY (the only fast-path write, under the
  * neighbor lock); rt_neigh_tick turns DELAY into PROBE after 5 s (unicast probes to the cached
- * MAC), PROBE into REACHABLE on an answer or FAILED after 3.
+ * MAC), PROBE into REACHABLE on an answer or FAILED after 3; held packets of a failed
+ * resolution are answered with ICMP host / address unreachable (neigh_unreach).
  */
 #include <arpa/inet.h>
 #include <string.h>
@@ -369,9 +370,12 @@ out:
  * Slow path of a packet whose next hop has no usable entry: create the entry (INCOMPLETE),
  * send the first probe, and park the buffer in its hold queue. Returns 1 if the entry turned
  * out to be usable after all (resolved by another thread meanwhile; mac filled).
+ * own: the packet already lives in a held buffer (an ICMP error built by rt_neigh_tick), which
+ * is parked as is instead of stealing burst slot i, and freed when the packet is dropped.
  */
 static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
-                      int family, const uint8_t *target, unsigned port, int fwd, uint8_t mac[6])
+                      int family, const uint8_t *target, unsigned port, int fwd, uint8_t mac[6],
+                      const struct rt_held *own)
 {
 	_Static_assert(RT_HOLD_MAX <= 8, "rt_neigh_ent.hold_gen has one bit per held packet");
 	struct rt *rt = w->rt;
@@ -400,13 +404,14 @@ static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 	if (e->nhold >= RT_HOLD_MAX) {
 		drop(w, v, RT_DROP_HOLD_FULL);
 	} else {
-		uint32_t tok = w->ops->steal(w, i);
+		uint32_t tok = own ? own->buf : w->ops->steal(w, i);
 		if (!tok) {
 			drop(w, v, RT_DROP_NO_BUF);
 		} else {
 			uint8_t bit = (uint8_t)(1u << e->nhold);
 			e->hold_gen = (uint8_t)(fwd ? e->hold_gen & ~bit : e->hold_gen | bit);
-			e->hold[e->nhold++] = (struct rt_held){tok, p->len, p->port};
+			e->hold[e->nhold++] =
+			    (struct rt_held){tok, p->len, own ? own->port : p->port};
 			v->action = RT_ACT_HELD;
 		}
 	}
@@ -417,6 +422,8 @@ static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 	}
 out:
 	pthread_mutex_unlock(&rt->neigh_lock);
+	if (own && !ret && v->action == RT_ACT_DROP)
+		w->ops->free_held(w, own);
 	return ret;
 }
 
@@ -439,17 +446,19 @@ static void neigh_stale_used(struct rt_worker *w, int ni)
  * Sends p to target (the gateway, or the destination itself) on port: rewrites the Ethernet
  * header from the neighbor entry, or holds the packet while the entry resolves. fwd: p is
  * being forwarded (counted as such when a held copy is released), not built by the router.
+ * own: p is in a held buffer (see neigh_hold), sent with send_held instead of a verdict.
  * Returns 1 if the packet is on its way (TX or HELD).
  */
 static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
-                     int family, const uint8_t *target, unsigned port, int fwd)
+                     int family, const uint8_t *target, unsigned port, int fwd,
+                     const struct rt_held *own)
 {
 	const struct rt *rt = w->rt;
 	uint8_t mac[6];
 	int ni = rt_neigh_find(rt, family, target, port);
 	int st = ni >= 0 ? rt_neigh_read(rt, ni, mac) : RT_NUD_NONE;
 	if (unlikely(!nud_usable(st))) {
-		if (!neigh_hold(w, p, v, i, family, target, port, fwd, mac))
+		if (!neigh_hold(w, p, v, i, family, target, port, fwd, mac, own))
 			return v->action == RT_ACT_HELD;
 	} else if (unlikely(st == RT_NUD_STALE)) {
 		neigh_stale_used(w, ni); /* once per STALE period: the entry leaves STALE */
@@ -459,7 +468,64 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 	v->action = RT_ACT_TX;
 	v->port = (uint16_t)port;
 	v->len = p->len;
+	if (own) {
+		struct rt_held h = {own->buf, p->len, own->port};
+		w->ops->send_held(w, &h, port);
+	}
 	return 1;
+}
+
+static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                            const struct rt_held *own);
+static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
+                       int reason);
+static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
+                       int reason);
+
+/*
+ * Held packets of an entry whose resolution failed (taken out of it, neigh_lock released):
+ * each forwarded one becomes an ICMP Destination Unreachable, host (v4, code 1) / address
+ * unreachable (v6, code 3), to its source in its own buffer (RFC 1812 4.3.3.1, RFC 4443 3.1),
+ * with the usual exceptions and rate limit; the packet counts as no_neigh (icmp_rate when
+ * the bucket suppressed its error). Packets the router built itself are just dropped.
+ */
+static void neigh_unreach(struct rt_worker *w, const struct rt_held *held, unsigned n, uint8_t gen)
+{
+	for (unsigned k = 0; k < n; k++) {
+		const struct rt_held *h = &held[k];
+		if (gen & (1u << k)) {
+			w->ops->free_held(w, h);
+			w->st.drops[RT_DROP_NO_NEIGH]++;
+			continue;
+		}
+		uint8_t *d = w->ops->held_data(w, h);
+		struct rt_pkt p = {.data = d, .len = h->len, .port = h->port};
+		uint8_t *ip = d + ETH_HLEN_;
+		int v6 = rd16(d + 12) == ET_IP6, r;
+		/* quote the packet as received: undo route4/route6's TTL / hop limit decrement */
+		if (v6) {
+			ip[7]++;
+			r = icmp6_error(w, &p, ICMP6_UNREACH, 3, RT_DROP_NO_NEIGH);
+		} else {
+			uint16_t old, nw, hc;
+			memcpy(&old, ip + 8, 2);
+			ip[8]++;
+			memcpy(&nw, ip + 8, 2);
+			memcpy(&hc, ip + 10, 2);
+			hc = csum_update16(hc, old, nw);
+			memcpy(ip + 10, &hc, 2);
+			r = icmp4_error(w, &p, ICMP4_UNREACH, 1, RT_DROP_NO_NEIGH);
+		}
+		if (r) {
+			w->ops->free_held(w, h);
+			w->st.drops[r]++;
+			continue;
+		}
+		w->st.drops[RT_DROP_NO_NEIGH]++;
+		struct rt_verdict v = {.action = RT_ACT_DROP};
+		struct rt_held own = {h->buf, p.len, h->port};
+		route_generated(w, &p, &v, 0, &own);
+	}
 }
 
 void rt_neigh_tick(struct rt_worker *w)
@@ -474,6 +540,9 @@ void rt_neigh_tick(struct rt_worker *w)
 		      e->nhold ||
 		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)))
 			continue;
+		struct rt_held failed[RT_HOLD_MAX];
+		unsigned nfailed = 0;
+		uint8_t failed_gen = 0;
 		pthread_mutex_lock(&rt->neigh_lock);
 		st = e->state;
 		if ((st == RT_NUD_INCOMPLETE || st == RT_NUD_PROBE) && w->now >= e->t_next) {
@@ -489,7 +558,10 @@ void rt_neigh_tick(struct rt_worker *w)
 				 * resolved again, by broadcast, by the next packet */
 				e->t_next =
 				    w->now + (st == RT_NUD_INCOMPLETE ? RT_NEIGH_HOLDDOWN_NS : 0);
-				neigh_drop_held(w, e);
+				nfailed = e->nhold;
+				failed_gen = e->hold_gen;
+				memcpy(failed, e->hold, nfailed * sizeof(failed[0]));
+				e->nhold = 0;
 			}
 		} else if (st == RT_NUD_DELAY && w->now >= e->t_next) {
 			neigh_set(e, RT_NUD_PROBE, NULL);
@@ -505,6 +577,8 @@ void rt_neigh_tick(struct rt_worker *w)
 		if (e->state == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)
 			neigh_set(e, RT_NUD_STALE, NULL);
 		pthread_mutex_unlock(&rt->neigh_lock);
+		if (nfailed)
+			neigh_unreach(w, failed, nfailed, failed_gen);
 	}
 }
 
@@ -897,8 +971,10 @@ static int classify(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
 	return C_DONE;
 }
 
-/* Routes a generated packet (ICMP error, echo reply) through a single lookup. */
-static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i)
+/* Routes a generated packet (ICMP error, echo reply) through a single lookup. own: the packet
+ * is in a held buffer (an error about a packet whose next hop failed), see neigh_out. */
+static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                            const struct rt_held *own)
 {
 	struct rt *rt = w->rt;
 	const uint8_t *ip = p->data + ETH_HLEN_;
@@ -915,10 +991,12 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 	}
 	/* a link-local destination is on the link it came from */
 	if (v6 && tgt[0] == 0xfe && (tgt[1] & 0xc0) == 0x80) {
-		neigh_out(w, p, v, i, AF_INET6, tgt, p->port, 0);
+		neigh_out(w, p, v, i, AF_INET6, tgt, p->port, 0, own);
 		return;
 	}
 	if (nhid == RT_FIB_MISS) {
+		if (own)
+			w->ops->free_held(w, own);
 		drop(w, v, RT_DROP_NO_ROUTE);
 		return;
 	}
@@ -926,10 +1004,12 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 	if (nh->kind == RT_NH_GW)
 		memcpy(tgt, nh->gw, 16);
 	else if (nh->kind != RT_NH_CONNECTED) {
+		if (own)
+			w->ops->free_held(w, own);
 		drop(w, v, nh->kind == RT_NH_BLACKHOLE ? RT_DROP_NO_ROUTE : RT_DROP_OTHER);
 		return;
 	}
-	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port, 0);
+	neigh_out(w, p, v, i, v6 ? AF_INET6 : AF_INET, tgt, nh->port, 0, own);
 }
 
 /* The packet becomes an ICMP error back to its source (counted under reason and routed with
@@ -1000,7 +1080,7 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 		memcpy(tgt, nh->gw, 4);
 	else
 		memcpy(tgt, ip + 16, 4);
-	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1) && v->action == RT_ACT_TX)
+	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)
 		w->st.forwarded++; /* held ones count when released */
 }
 
@@ -1013,7 +1093,7 @@ static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 		return;
 	ip[7]--;
 	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
-	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1) && v->action == RT_ACT_TX)
+	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)
 		w->st.forwarded++;
 }
 
@@ -1065,5 +1145,5 @@ void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdi
 	for (unsigned j = 0; j < n6; j++)
 		route6(w, &p[w->i6[j]], &v[w->i6[j]], w->i6[j], w->nh6[j], &ngen);
 	for (unsigned j = 0; j < ngen; j++)
-		route_generated(w, &p[w->gen[j]], &v[w->gen[j]], w->gen[j]);
+		route_generated(w, &p[w->gen[j]], &v[w->gen[j]], w->gen[j], NULL);
 }

@@ -20,7 +20,10 @@ ROUTES = [{"dst": "10.82.0.0/16", "gateway": "10.81.2.2"},
           {"dst": "fd82::/32", "gateway": "fd81:2::2"},
           # gateways on B's link that nobody answers for: the hold queue fills, then fails
           {"dst": "10.84.0.0/16", "gateway": "10.81.2.9"},
-          {"dst": "fd84::/32", "gateway": "fd81:2::9"}]
+          {"dst": "fd84::/32", "gateway": "fd81:2::9"},
+          # and another pair, for the host unreachable test (its own hold-down)
+          {"dst": "10.85.0.0/16", "gateway": "10.81.2.10"},
+          {"dst": "fd85::/32", "gateway": "fd81:2::10"}]
 NEIGH = [{"dst": "10.81.2.2", "lladdr": MAC["b0"], "dev": "p1"},
          {"dst": "fd81:2::2", "lladdr": MAC["b0"], "dev": "p1"},
          {"dst": "10.81.1.2", "lladdr": MAC["a0"], "dev": "p0"},
@@ -357,7 +360,8 @@ def test_ns_with_hop_limit_below_255_ignored(lab):
 def test_hold_queue_overflow_counted(lab, fam):
     """12 packets towards a gateway that never answers: 8 (RT_HOLD_MAX) wait in its hold
     queue, the 4 beyond are dropped under hold_full; after the 3 unanswered probes the 8
-    held ones are dropped under no_neigh. None reaches B."""
+    held ones are dropped under no_neigh (each answered with a host unreachable, see
+    test_unresolved_gateway_host_unreachable). None reaches B."""
     from scapy.all import ARP, IP, UDP, ICMPv6ND_NS, IPv6
     before = lab.stats()
     lb = lab.listen("b", "b0")
@@ -382,6 +386,57 @@ def test_hold_queue_overflow_counted(lab, fam):
     after = lab.stats()
     assert after["drops"]["hold_full"] == before["drops"]["hold_full"] + 4
     assert after["forwarded"] == before["forwarded"]
+
+
+@pytest.mark.parametrize("fam", ["v4", "v6"])
+def test_unresolved_gateway_host_unreachable(lab, fam):
+    """Two packets from A towards a gateway that never answers wait in its hold queue; when
+    its 3 probes (1 s apart) have gone unanswered, each comes back to A as ICMP Destination
+    Unreachable, host (3/1) / ICMPv6 address unreachable (1/3), from the router's address
+    on p0, quoting the packet as A sent it. Counted as no_neigh and icmp_sent; the neighbor
+    is listed FAILED."""
+    from scapy.all import ICMP, IP, UDP, ICMPv6DestUnreach, IPv6, Raw, in6_chksum
+    before = lab.stats()
+    la = lab.listen("a", "a0")
+    if fam == "v4":
+        pkts = [eth() / IP(src="10.81.1.2", dst="10.85.0.1", id=1500 + i) /
+                UDP(sport=1500 + i, dport=9) / Raw(b"unreach-me") for i in range(2)]
+        match = (lambda p: ICMP in p and p[ICMP].type == 3 and p[IP].dst == "10.81.1.2" and
+                 bytes(p[IP])[28 + 16:28 + 20] == bytes([10, 85, 0, 1]))
+        gw = "10.81.2.10"
+    else:
+        pkts = [eth() / IPv6(src="fd81:1::2", dst="fd85::1") / UDP(sport=1500 + i, dport=9) /
+                Raw(b"unreach-me") for i in range(2)]
+        match = (lambda p: ICMPv6DestUnreach in p and p[IPv6].dst == "fd81:1::2" and
+                 bytes(p[IPv6])[48 + 24:48 + 40] == bytes(pkts[0][IPv6])[24:40])
+        gw = "fd81:2::10"
+    sent = [bytes(p[IPv6 if fam == "v6" else IP]) for p in pkts]
+    t0 = time.monotonic()
+    lab.send("a", "a0", pkts)
+    got = la.collect(match, 2, timeout=8)
+    waited = time.monotonic() - t0
+    assert len(got) == 2, f"{len(got)} of 2 unreachables came back"
+    assert waited > 2.5  # not before the probes ran out
+    for g, s in zip(got, sent):
+        assert g.src == MAC["p0"] and g.dst == MAC["a0"]
+        if fam == "v4":
+            assert g[ICMP].code == 1
+            assert g[IP].src == "10.81.1.1"
+            assert rtlab.ipv4_csum_ok(bytes(g[IP])[:20])
+            icmp_raw = bytes(g[IP])[20:g[IP].len]
+            assert icmp_csum_ok(icmp_raw)
+            assert icmp_raw[8:] == s  # as sent: TTL 64, not the decremented copy
+        else:
+            assert g[ICMPv6DestUnreach].code == 3
+            assert g[IPv6].src == "fd81:1::1"
+            body = bytes(g[IPv6])[40:40 + g[IPv6].plen]
+            assert in6_chksum(58, g[IPv6], body) == 0
+            assert body[8:] == s
+    after = lab.stats()
+    assert after["drops"]["no_neigh"] == before["drops"]["no_neigh"] + 2
+    assert after["icmp_sent"] == before["icmp_sent"] + 2
+    assert after["forwarded"] == before["forwarded"]
+    assert [n["state"] for n in after["neighbors"] if n["dst"] == gw] == ["FAILED"]
 
 
 def _settle(lab, secs=1.0, limit=15):

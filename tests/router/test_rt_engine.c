@@ -549,7 +549,8 @@ static void test_resolve_fails(void)
 		rt_neigh_tick(&wk);
 	}
 	CHECK(nemitted == RT_NEIGH_PROBES);
-	CHECK(nfreed == 1 && wk.st.drops[RT_DROP_NO_NEIGH] == 1);
+	/* the held packet went back to host A as an ICMP host unreachable (test_unreach4) */
+	CHECK(nfreed == 0 && nsent_held == 1 && wk.st.drops[RT_DROP_NO_NEIGH] == 1);
 	uint8_t mac[6], x[16] = {10, 2, 0, 9};
 	CHECK(rt_neigh_read(rt, rt_neigh_find(rt, AF_INET, x, 1), mac) == RT_NUD_FAILED);
 	/* within the hold-down new packets are dropped at once */
@@ -755,6 +756,98 @@ static void test_nud_probe6(void)
 	static const uint8_t G9NEW[6] = {2, 0, 0, 0, 0, 0x9a};
 	run_now(mk_ns(fb[0], G9NEW, "fd02::9", "fd02::1"), 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9NEW, 6));
+}
+
+/* Resolution of 10.2.0.9 fails with three packets held: two UDP packets from host A become
+ * ICMP host unreachable (type 3 code 1) back to A, each quoting its packet as received (TTL
+ * 64); the third, itself an ICMP error, is only dropped. With a bucket of 1 the second UDP
+ * packet's error is suppressed and counted as icmp_rate. */
+static void test_unreach4(void)
+{
+	for (int limited = 0; limited <= 1; limited++) {
+		setup(0);
+		if (limited) {
+			rt->icmp_rate = 0;
+			rt->icmp_burst = 1;
+			rt_worker_init(&wk, rt, 0, &test_ops, NULL);
+		}
+		add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+		uint8_t orig[2][64];
+		wk.now = 1000000000000ull;
+		for (int k = 0; k < 2; k++) {
+			unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64);
+			fb[0][14 + 28 + 17] = (uint8_t)(0xa0 + k); /* tell them apart */
+			fb[0][14 + 26] = fb[0][14 + 27] = 0;       /* no UDP checksum */
+			memcpy(orig[k], fb[0] + 14, 46);
+			run_now(len, 0);
+			CHECK(vd[0].action == RT_ACT_HELD);
+		}
+		/* an ICMP port unreachable from A to 10.83.1.1: held, never answered with an error
+		 */
+		unsigned len = mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64);
+		fb[0][14 + 9] = 1;
+		fix_ip4_csum(fb[0]);
+		fb[0][14 + 20] = 3;
+		fb[0][14 + 21] = 3;
+		run_now(len, 0);
+		CHECK(vd[0].action == RT_ACT_HELD);
+		for (int k = 0; k < RT_NEIGH_PROBES; k++)
+			tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+		uint8_t mac[6];
+		CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_FAILED);
+		unsigned nerr = limited ? 1 : 2;
+		CHECK(nsent_held == nerr && nfreed == 3 - nerr);
+		CHECK(wk.st.icmp_sent == nerr && wk.st.forwarded == 0);
+		CHECK(wk.st.drops[RT_DROP_NO_NEIGH] == 1 + nerr);
+		CHECK(wk.st.drops[RT_DROP_ICMP_RATE] == 2 - nerr);
+		for (unsigned k = 0; k < nsent_held; k++) {
+			uint8_t *ef = sent_held[k].f, *ip = ef + 14, *ic = ip + 20;
+			CHECK(sent_held[k].port == 0 && sent_held[k].len == 14 + 28 + 46);
+			CHECK(!memcmp(ef, HA, 6) && !memcmp(ef + 6, MAC0, 6));
+			CHECK(ef[12] == 8 && ef[13] == 0 && ip4_valid(ip) && ip[9] == 1);
+			CHECK((ip[2] << 8 | ip[3]) == 28 + 46);
+			CHECK(!memcmp(ip + 12, (uint8_t[]){10, 1, 0, 1}, 4));
+			CHECK(!memcmp(ip + 16, (uint8_t[]){10, 1, 0, 2}, 4));
+			CHECK(ic[0] == 3 && ic[1] == 1 && cksum(ic, 8 + 46, 0) == 0);
+			CHECK(!memcmp(ic + 8, orig[k], 46)); /* as received: TTL 64, its checksum */
+		}
+		for (int b = 0; b < NBUF; b++)
+			CHECK(!held_used[b]); /* every held buffer sent or freed */
+		/* within the hold-down: dropped at once, no error */
+		run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64), 0);
+		CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_NEIGH);
+		CHECK(wk.st.icmp_sent == nerr);
+	}
+}
+
+/* IPv6: resolution of fd02::9 fails; the held packet becomes an ICMPv6 address unreachable
+ * (type 1 code 3) from fd01::1 to fd01::2 quoting it as received (hop limit 64). */
+static void test_unreach6(void)
+{
+	setup(0);
+	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
+	wk.now = 1000000000000ull;
+	uint8_t orig[80];
+	unsigned len = mk_udp6(fb[0], "fd01::2", "fd83::5", 64);
+	memcpy(orig, fb[0] + 14, 66);
+	run_now(len, 0);
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1);
+	for (int k = 0; k < RT_NEIGH_PROBES; k++)
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	uint8_t mac[6], a[16];
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_FAILED);
+	CHECK(nsent_held == 1 && nfreed == 0 && nemitted == RT_NEIGH_PROBES);
+	CHECK(wk.st.icmp_sent == 1 && wk.st.drops[RT_DROP_NO_NEIGH] == 1);
+	uint8_t *ef = sent_held[0].f, *ip = ef + 14;
+	CHECK(sent_held[0].port == 0 && sent_held[0].len == 14 + 48 + 66);
+	CHECK(!memcmp(ef, HA, 6) && !memcmp(ef + 6, MAC0, 6) && ef[12] == 0x86);
+	CHECK(ip[6] == 58 && ip[40] == 1 && ip[41] == 3);
+	CHECK((ip[4] << 8 | ip[5]) == 8 + 66 && !memcmp(ip + 48, orig, 66));
+	CHECK(cksum6(ip, ip + 40, 8 + 66, 58) == 0);
+	ip6("fd01::1", a);
+	CHECK(!memcmp(ip + 8, a, 16));
+	ip6("fd01::2", a);
+	CHECK(!memcmp(ip + 24, a, 16));
 }
 
 /* Without a host port the router answers ping to its own address itself. */
@@ -1027,6 +1120,8 @@ int main(void)
 	test_nud_stale_delay_probe_reachable();
 	test_nud_probe_unanswered_failed();
 	test_nud_probe6();
+	test_unreach4();
+	test_unreach6();
 	test_ping_self();
 	test_punt_and_inject();
 	test_forward6();
