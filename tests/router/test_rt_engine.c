@@ -675,12 +675,14 @@ static void test_nud_probe_unanswered_failed(void)
 	CHECK(nsent_held == 1 && !memcmp(sent_held[0].f, G9NEW, 6));
 }
 
-/* Ethernet + NS from src (MAC smac, in a source link-layer address option) for target. */
-static unsigned mk_ns(uint8_t *f, const uint8_t *smac, const char *src, const char *target)
+/* Ethernet + an ND message (type 135 NS / 136 NA, flags byte) for target, with a link-layer
+ * address option (opt 1 source / 2 target) carrying smac. */
+static unsigned mk_nd(uint8_t *f, const uint8_t *dmac, const uint8_t *smac, const char *src,
+                      const char *dst, uint8_t type, uint8_t flags, const char *target, uint8_t opt)
 {
 	uint8_t *ip = f + 14, *ic = ip + 40;
 	memset(f, 0, 2048);
-	memcpy(f, (uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, 6);
+	memcpy(f, dmac, 6);
 	memcpy(f + 6, smac, 6);
 	f[12] = 0x86;
 	f[13] = 0xdd;
@@ -689,16 +691,24 @@ static unsigned mk_ns(uint8_t *f, const uint8_t *smac, const char *src, const ch
 	ip[6] = 58;
 	ip[7] = 255;
 	ip6(src, ip + 8);
-	ip6("ff02::1:ff00:1", ip + 24);
-	ic[0] = 135;
+	ip6(dst, ip + 24);
+	ic[0] = type;
+	ic[4] = flags;
 	ip6(target, ic + 8);
-	ic[24] = 1;
+	ic[24] = opt;
 	ic[25] = 1;
 	memcpy(ic + 26, smac, 6);
 	uint16_t c = cksum6(ip, ic, 32, 58);
 	ic[2] = (uint8_t)(c >> 8);
 	ic[3] = (uint8_t)c;
 	return 14 + 40 + 32;
+}
+
+/* Ethernet + NS from src (MAC smac, in a source link-layer address option) for target. */
+static unsigned mk_ns(uint8_t *f, const uint8_t *smac, const char *src, const char *target)
+{
+	return mk_nd(f, (const uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, smac, src, "ff02::1:ff00:1",
+	             135, 0, target, 1);
 }
 
 /* IPv6: an NS from fd02::9 creates a STALE entry; used -> DELAY -> PROBE with an NS unicast
@@ -711,7 +721,6 @@ static void test_nud_probe6(void)
 	uint8_t mac[6];
 	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
 	wk.now = 1000000000000ull;
-	uint8_t *f = fb[0], *ip = f + 14, *ic = ip + 40;
 	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
 	CHECK(vd[0].action == RT_ACT_TX && nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE);
 	nemitted = 0;
@@ -727,27 +736,7 @@ static void test_nud_probe6(void)
 	CHECK(pf[14 + 40] == 135 && !memcmp(pf + 14 + 24, a, 16) && !memcmp(pf + 14 + 48, a, 16));
 	CHECK(cksum6(pf + 14, pf + 54, 32, 58) == 0);
 	/* a solicited NA from fd02::9 */
-	memset(f, 0, 2048);
-	memcpy(f, MAC1, 6);
-	memcpy(f + 6, G9, 6);
-	f[12] = 0x86;
-	f[13] = 0xdd;
-	ip[0] = 0x60;
-	ip[5] = 32;
-	ip[6] = 58;
-	ip[7] = 255;
-	ip6("fd02::9", ip + 8);
-	ip6("fd02::1", ip + 24);
-	ic[0] = 136;
-	ic[4] = 0x60;
-	ip6("fd02::9", ic + 8);
-	ic[24] = 2;
-	ic[25] = 1;
-	memcpy(ic + 26, G9, 6);
-	uint16_t c = cksum6(ip, ic, 32, 58);
-	ic[2] = (uint8_t)(c >> 8);
-	ic[3] = (uint8_t)c;
-	run_now(14 + 40 + 32, 1);
+	run_now(mk_nd(fb[0], MAC1, G9, "fd02::9", "fd02::1", 136, 0x60, "fd02::9", 2), 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
 	tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
 	CHECK(nemitted == 1); /* no more probes */
@@ -919,26 +908,7 @@ static void test_nd(void)
 	setup(0);
 	static const uint8_t HB[6] = {2, 0, 0, 0, 0, 0xb7};
 	uint8_t *f = fb[0], *ip = f + 14, *ic = ip + 40;
-	memset(f, 0, 2048);
-	memcpy(f, (uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, 6);
-	memcpy(f + 6, HB, 6);
-	f[12] = 0x86;
-	f[13] = 0xdd;
-	ip[0] = 0x60;
-	ip[5] = 32;
-	ip[6] = 58;
-	ip[7] = 255;
-	ip6("fd01::7", ip + 8);
-	ip6("ff02::1:ff00:1", ip + 24);
-	ic[0] = 135;
-	ip6("fd01::1", ic + 8);
-	ic[24] = 1;
-	ic[25] = 1;
-	memcpy(ic + 26, HB, 6);
-	uint16_t c = cksum6(ip, ic, 32, 58);
-	ic[2] = (uint8_t)(c >> 8);
-	ic[3] = (uint8_t)c;
-	run1(14 + 40 + 32);
+	run1(mk_ns(f, HB, "fd01::7", "fd01::1"));
 	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(f, HB, 6));
 	CHECK(ic[0] == 136 && (ic[4] & 0x40) && ic[24] == 2 && !memcmp(ic + 26, MAC0, 6));
 	CHECK(cksum6(ip, ic, 32, 58) == 0);
