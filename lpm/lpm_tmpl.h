@@ -383,6 +383,16 @@ static int tm_leaves(TM_PRIV *p, const uint32_t *val, uint64_t vec, uint64_t bnd
 	return 0;
 }
 
+/* A prefix ending `rest` bits before the end of a node paints slots [c, c + 2^rest) with its
+ * next hop; bnd marks where runs of equal leaves may start or end. */
+static inline void tm_paint(uint32_t *val, uint64_t *bnd, unsigned c, unsigned rest, uint32_t nh)
+{
+	unsigned span = 1u << rest;
+	for (unsigned j = c; j < c + span; j++)
+		val[j] = nh;
+	*bnd |= 1ULL << c | (c + span < 64 ? 1ULL << (c + span) : 0);
+}
+
 /*
  * Build node `ni` (already reserved) at depth d for e[0..n), the sorted prefixes inside it
  * (all longer than d), def being the answer where none of them applies. The prefixes that
@@ -404,10 +414,7 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
 	for (k = 0; k < n; k++) {
 		unsigned c = tm_chunk(e[k].key, d);
 		if (e[k].len <= end) {
-			unsigned span = 1u << (end - e[k].len);
-			for (unsigned j = c; j < c + span; j++)
-				val[j] = e[k].nh;
-			bnd |= 1ULL << c | (c + span < 64 ? 1ULL << (c + span) : 0);
+			tm_paint(val, &bnd, c, end - e[k].len, e[k].nh);
 		} else {
 			vec |= 1ULL << c;
 		}
@@ -579,10 +586,7 @@ static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, si
 	for (k = 0; k < n; k++) {
 		unsigned c = tm_chunk(e[k].key, d);
 		if (e[k].len <= end) {
-			unsigned span = 1u << (end - e[k].len);
-			for (unsigned j = c; j < c + span; j++)
-				val[j] = e[k].nh;
-			bnd |= 1ULL << c | (c + span < 64 ? 1ULL << (c + span) : 0);
+			tm_paint(val, &bnd, c, end - e[k].len, e[k].nh);
 		} else {
 			if (!(vec >> c & 1)) {
 				vec |= 1ULL << c;
