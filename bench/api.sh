@@ -38,10 +38,7 @@ cat >"$NSTEST_TMP/cfg.json" <<EOF
  "routes": [], "neighbors": [],
  "api": {"unix": "$SOCK"}}
 EOF
-# fd 9 holds the benchmark lock: the router must not inherit it (if it outlived this script
-# it would hold the lock for everyone)
-bg router in_ns r bash -c 'exec 9>&- taskset -c "$0" "$1" -c "$2"' "$CPU_APP" "$SERVER" \
-	"$NSTEST_TMP/cfg.json"
+bg router in_ns r taskset -c "$CPU_APP" "$SERVER" -c "$NSTEST_TMP/cfg.json"
 wait_for 15 test -S "$SOCK" || { cat "$NSTEST_TMP/router.log"; die "API socket did not appear"; }
 
 # The tables: JSON for the API, `ip -batch` lines for the kernel.

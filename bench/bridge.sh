@@ -80,7 +80,7 @@ napi_pin() { # ns if cpu [fifo]
 }
 
 # The sink: XDP_DROP on bnsnk, its NAPI on CPU_GEN (children never hold the bench lock).
-bg sink in_ns s taskset -c "$CPU_GEN" "$BIN/xdp-peer" drop bnsnk 9>&-
+bg sink in_ns s taskset -c "$CPU_GEN" "$BIN/xdp-peer" drop bnsnk
 wait_for 5 grep -q attached "$NSTEST_TMP/sink.log" || die "sink: $(cat "$NSTEST_TMP/sink.log")"
 PLACE_SINK=$(napi_pin s bnsnk "$CPU_GEN" fifo)
 # Without this, every frame a sender hands to bnsnk (veth_xmit of an skb) finds the sink's
@@ -108,7 +108,7 @@ measure_once() { # label
 	local label=$1 k gpids=() c0 c1 t0 t1 offered=0 o
 	for k in $(seq 1 "$GENS"); do
 		bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:bngen \
-			-f live -l 60 -D "$SINK_MAC" -T 0 -t $((WARM + WIN + 5)) 9>&-
+			-f live -l 60 -D "$SINK_MAC" -T 0 -t $((WARM + WIN + 5))
 		gpids+=("$BG_PID")
 		wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label-$k.log" ||
 			die "generator: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
@@ -146,7 +146,7 @@ measure_row() { # row
 	if [ -n "$PERF_DIR" ]; then
 		mkdir -p "$PERF_DIR"
 		perf record -q -a -g -o "$PERF_DIR/$row.data" -- sleep $((WARM + WIN)) \
-			>/dev/null 2>&1 9>&- &
+			>/dev/null 2>&1 &
 		local ppid=$!
 		measure_once "$row-perf"
 		wait "$ppid"
@@ -174,7 +174,7 @@ row_bridge() {
 # (b) In-kernel XDP redirect, devmap.
 row_devmap() {
 	echo "bench: (b) xdp-redirect (devmap)" >&2
-	bg redirect in_ns b taskset -c "$CPU_APP" "$BIN/xdp-peer" redirect bnin bnout 9>&-
+	bg redirect in_ns b taskset -c "$CPU_APP" "$BIN/xdp-peer" redirect bnin bnout
 	local rpid=$BG_PID
 	wait_for 5 grep -q attached "$NSTEST_TMP/redirect.log" ||
 		die "redirect: $(cat "$NSTEST_TMP/redirect.log")"
@@ -191,7 +191,7 @@ row_nmbridge() { # [row extra-args...]
 	echo "bench: (c) nmbridge $NMBRIDGE_ARGS $*" >&2
 	# shellcheck disable=SC2086
 	bg nmbridge in_ns b nice -n "$APP_NICE" "$BIN/nmbridge" -i netmap:bnin -i netmap:bnout -a "$CPU_APP" -v \
-		$NMBRIDGE_ARGS "$@" 9>&-
+		$NMBRIDGE_ARGS "$@"
 	local npid=$BG_PID log=$NSTEST_TMP/nmbridge.log
 	wait_for 10 grep -q "thread" "$log" || die "nmbridge: $(cat "$log")"
 	grep -q "zero copy" "$log" || die "nmbridge is not zero copy: $(cat "$log")"
@@ -217,7 +217,7 @@ row_dpdk() {
 		--no-shconf --log-level=pmd.net.af_xdp:info \
 		--vdev net_af_xdp0,iface=bnin --vdev net_af_xdp1,iface=bnout -- \
 		--forward-mode=io --nb-cores=1 --total-num-mbufs=32768 --stats-period 1 \
-		</dev/null 9>&-
+		</dev/null
 	local tpid=$BG_PID
 	wait_for 30 grep -q "Port statistics" "$NSTEST_TMP/testpmd.log" ||
 		die "testpmd did not start forwarding: $(tail -20 "$NSTEST_TMP/testpmd.log")"

@@ -64,7 +64,7 @@ window_mpps() { # log
 measure_once() { # spec label
 	local spec=$1 label=$2 rpid
 	bg "rx-$label" in_ns b taskset -c "$CPU_APP" "$BIN/pkt-gen" -i "$spec" -f rx -T 1000 \
-		-t $((WARM + WIN + 10)) 9>&-
+		-t $((WARM + WIN + 10))
 	rpid=$BG_PID
 	wait_for 10 grep -q opened "$NSTEST_TMP/rx-$label.log" ||
 		die "$spec did not open: $(cat "$NSTEST_TMP/rx-$label.log")"
@@ -73,7 +73,7 @@ measure_once() { # spec label
 	M_OFF=0
 	for k in $(seq 1 "$GENS"); do
 		bg "gen-$label-$k" in_ns a taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:va -f live \
-			-l 60 -D "$VB_MAC" -T 0 -t $((WARM + WIN + 2)) 9>&-
+			-l 60 -D "$VB_MAC" -T 0 -t $((WARM + WIN + 2))
 		gpids+=("$BG_PID")
 		wait_for 5 grep -q "XDP live frames" "$NSTEST_TMP/gen-$label-$k.log" ||
 			die "generator: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
@@ -116,11 +116,11 @@ G="bp$$"
 p=()
 for i in $(seq 1 "$RUNS"); do
 	bg "piperx-$i" taskset -c "$CPU_APP" "$BIN/pkt-gen" -i "netmap:$G}0" -f rx -n "$PIPE_N" \
-		-T 0 -W 5 -t 60 9>&-
+		-T 0 -W 5 -t 60
 	rpid=$BG_PID
 	wait_for 10 grep -q opened "$NSTEST_TMP/piperx-$i.log" || die "pipe rx did not open"
 	taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$G{0" -f tx -n "$PIPE_N" -T 0 \
-		>"$NSTEST_TMP/pipetx-$i.log" 2>&1 9>&- || die "pipe tx: $(cat "$NSTEST_TMP/pipetx-$i.log")"
+		>"$NSTEST_TMP/pipetx-$i.log" 2>&1 || die "pipe tx: $(cat "$NSTEST_TMP/pipetx-$i.log")"
 	wait "$rpid" || die "pipe rx failed: $(cat "$NSTEST_TMP/piperx-$i.log")"
 	grep -q "^Received $PIPE_N packets" "$NSTEST_TMP/piperx-$i.log" ||
 		die "pipe rx lost packets: $(cat "$NSTEST_TMP/piperx-$i.log")"

@@ -207,7 +207,7 @@ napi_pin() { # ns if cpu [fifo]
 # bench/bridge.sh (no inter-processor interrupt per frame for the router's transmit).
 PLACE_SINK=
 for i in "$B0" "$C0"; do
-	bg "sink-$i" in_ns s taskset -c "$CPU_GEN" "$BIN/xdp-peer" drop "$i" 9>&-
+	bg "sink-$i" in_ns s taskset -c "$CPU_GEN" "$BIN/xdp-peer" drop "$i"
 	wait_for 5 grep -q attached "$W/sink-$i.log" || die "sink $i: $(cat "$W/sink-$i.log")"
 	PLACE_SINK="$PLACE_SINK $(napi_pin s "$i" "$CPU_GEN" fifo);"
 	if [ "$SINK_POLL_NS" -gt 0 ]; then
@@ -243,22 +243,15 @@ mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
 measure_once() { # label skb|live
 	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 n0 n1 offered=0 o
 	n=$([ "$kind" = live ] && echo "$LIVE_GENS" || echo "$GENS")
+	local spec=netmap:$A0/packet mode=tx ready='opened\|AF_PACKET'
+	[ "$kind" = live ] && spec=netmap:$A0 mode=live ready='XDP live frames'
 	for k in $(seq 1 "$n"); do
-		if [ "$kind" = live ]; then
-			bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$A0" \
-				-f live -l 60 -S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" \
-				-T 0 -t $((WARM + WIN + 5)) 9>&-
-			gpids+=("$BG_PID")
-			wait_for 20 grep -q "XDP live frames" "$W/gen-$label-$k.log" ||
-				die "generator: $(cat "$W/gen-$label-$k.log")"
-		else
-			bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$A0/packet" \
-				-f tx -l 60 -S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" \
-				-T 0 -t $((WARM + WIN + 5)) 9>&-
-			gpids+=("$BG_PID")
-			wait_for 20 grep -q "opened\|AF_PACKET" "$W/gen-$label-$k.log" ||
-				die "generator: $(cat "$W/gen-$label-$k.log")"
-		fi
+		bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "$spec" \
+			-f "$mode" -l 60 -S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" \
+			-T 0 -t $((WARM + WIN + 5))
+		gpids+=("$BG_PID")
+		wait_for 20 grep -q "$ready" "$W/gen-$label-$k.log" ||
+			die "generator: $(cat "$W/gen-$label-$k.log")"
 	done
 	sleep "$WARM" # warmup (a timed window, not synchronization)
 	c0=$($COUNT) d0=$(p0_drops) n0=$(napi_ticks)
@@ -302,9 +295,9 @@ nm_start() { # name config ns|-
 	local name=$1 cfg=$2 ns=$3
 	NM_LOG=$W/$name.log NM_STATS=$W/$name.stats
 	if [ "$ns" = - ]; then
-		bg "$name" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS" 9>&-
+		bg "$name" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS"
 	else
-		bg "$name" in_ns "$ns" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS" 9>&-
+		bg "$name" in_ns "$ns" taskset -c "$CPU_APP" "$NMROUTER" -c "$cfg" -s "$NM_STATS"
 	fi
 	NM_PID=$BG_PID
 	wait_for 120 nm_up || die "nmrouter did not start: $(tail -5 "$NM_LOG")"
@@ -354,7 +347,7 @@ perf_run() { # row
 	mkdir -p "$pd"
 	echo "bench: perf record -g -C $CPU_APP on one more $row run (not counted)" >&2
 	perf record -q -g -C "$CPU_APP" -o "$pd/$row.data" -- sleep $((WARM + WIN)) \
-		>/dev/null 2>&1 9>&- &
+		>/dev/null 2>&1 &
 	ppid=$!
 	measure_once "$row-perf" skb
 	wait "$ppid" || true
@@ -444,13 +437,13 @@ row_pipes() {
 		rpids=()
 		for k in y z; do
 			bg "piperx-$i-$k" taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:$G$k{0" -f rx \
-				-T 0 -t $((WARM + WIN + 10)) 9>&-
+				-T 0 -t $((WARM + WIN + 10))
 			rpids+=("$BG_PID")
 			wait_for 10 grep -q opened "$W/piperx-$i-$k.log" || die "pipe rx did not open: $(cat "$W/piperx-$i-$k.log")"
 		done
 		bg "pipetx-$i" taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i "netmap:${G}x{0" -f tx -l 60 \
 			-S "$MAC_A0" -D "$MAC_P0" -s 10.81.1.2:40000 -F "$W/dst.txt" -T 0 \
-			-t $((WARM + WIN + 3)) 9>&-
+			-t $((WARM + WIN + 3))
 		gp=$BG_PID
 		sleep "$WARM" # warmup (a timed window)
 		f0=$(nm_forwarded)
