@@ -101,6 +101,19 @@ static inline uint16_t csum_update16(uint16_t hc, uint16_t m_old, uint16_t m_new
 	return (uint16_t)~csum_fold(s);
 }
 
+/* IPv4 TTL += delta with the header checksum updated incrementally (the word TTL|protocol
+ * changes by delta << 8). */
+static inline void ttl4_add(uint8_t *ip, int delta)
+{
+	uint16_t old, nw, hc;
+	memcpy(&old, ip + 8, 2);
+	ip[8] = (uint8_t)(ip[8] + delta);
+	memcpy(&nw, ip + 8, 2);
+	memcpy(&hc, ip + 10, 2);
+	hc = csum_update16(hc, old, nw);
+	memcpy(ip + 10, &hc, 2);
+}
+
 static uint16_t icmp6_csum(const uint8_t *ip6, const uint8_t *l4, unsigned len)
 {
 	uint32_t s = csum_add(0, ip6 + 8, 32); /* source + destination */
@@ -271,29 +284,28 @@ static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e, int u
 		memcpy(a + 24, &tpa, 4);
 		w->ops->emit(w, e->port, f, 60);
 	} else {
-		/* to the solicited-node multicast group ff02::1:ffXX:XXXX (RFC 4861 7.2.2) */
 		const uint8_t *t = e->addr;
-		f[0] = 0x33;
-		f[1] = 0x33;
-		f[2] = 0xff;
-		f[3] = t[13];
-		f[4] = t[14];
-		f[5] = t[15];
+		uint8_t *ip = f + 14, *ic = ip + 40;
+		if (unicast) { /* to the cached MAC and the target itself (RFC 4861 7.3.3) */
+			memcpy(f, e->mac, 6);
+			memcpy(ip + 24, t, 16);
+		} else { /* to the solicited-node group ff02::1:ffXX:XXXX (RFC 4861 7.2.2) */
+			static const uint8_t snm[13] = {0xff, 0x02, 0, 0, 0, 0,   0,
+			                                0,    0,    0, 0, 1, 0xff};
+			f[0] = 0x33;
+			f[1] = 0x33;
+			f[2] = 0xff;
+			memcpy(f + 3, t + 13, 3);
+			memcpy(ip + 24, snm, 13);
+			memcpy(ip + 37, t + 13, 3);
+		}
 		memcpy(f + 6, p->mac, 6);
 		wr16(f + 12, ET_IP6);
-		uint8_t *ip = f + 14, *ic = ip + 40;
 		ip[0] = 0x60;
 		wr16(ip + 4, 32);
 		ip[6] = IPPROTO_ICMP6;
 		ip[7] = 255;
 		memcpy(ip + 8, port_v6(p), 16);
-		static const uint8_t snm[13] = {0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff};
-		memcpy(ip + 24, snm, 13);
-		memcpy(ip + 37, t + 13, 3);
-		if (unicast) {
-			memcpy(f, e->mac, 6);
-			memcpy(ip + 24, t, 16);
-		}
 		ic[0] = ND_NS;
 		memcpy(ic + 8, t, 16);
 		ic[24] = 1; /* source link-layer address option */
@@ -507,13 +519,7 @@ static void neigh_unreach(struct rt_worker *w, const struct rt_held *held, unsig
 			ip[7]++;
 			r = icmp6_error(w, &p, ICMP6_UNREACH, 3, RT_DROP_NO_NEIGH);
 		} else {
-			uint16_t old, nw, hc;
-			memcpy(&old, ip + 8, 2);
-			ip[8]++;
-			memcpy(&nw, ip + 8, 2);
-			memcpy(&hc, ip + 10, 2);
-			hc = csum_update16(hc, old, nw);
-			memcpy(ip + 10, &hc, 2);
+			ttl4_add(ip, 1);
 			r = icmp4_error(w, &p, ICMP4_UNREACH, 1, RT_DROP_NO_NEIGH);
 		}
 		if (r) {
@@ -1067,14 +1073,7 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 0);
 	if (!nh)
 		return;
-	/* TTL - 1: the word TTL|protocol drops by 0x0100 */
-	uint16_t old, nw, hc;
-	memcpy(&old, ip + 8, 2);
-	ip[8]--;
-	memcpy(&nw, ip + 8, 2);
-	memcpy(&hc, ip + 10, 2);
-	hc = csum_update16(hc, old, nw);
-	memcpy(ip + 10, &hc, 2);
+	ttl4_add(ip, -1);
 	uint8_t tgt[16] = {0};
 	if (nh->kind == RT_NH_GW)
 		memcpy(tgt, nh->gw, 4);
