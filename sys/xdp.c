@@ -200,14 +200,17 @@ static int xdp_txsync(struct nmport *p, struct nm_ringpair *rp)
 	if (x->inflight) {
 		if (xsk_ring_prod__needs_wakeup(&x->tx) || n) {
 			/* In copy mode one sendto() transmits at most a small batch (32 frames
-			 * on Linux 6.x) and says EAGAIN if descriptors remain: kick until the
-			 * kernel has taken them all (bounded), or a burst would leave the ring
-			 * 32 frames at a time, one burst per pass of the caller. */
+			 * on Linux 6.x) and says EAGAIN if descriptors remain: kick again while
+			 * the kernel keeps taking them, or a burst would leave the ring 32
+			 * frames at a time, one burst per pass of the caller. An EAGAIN that
+			 * took nothing (socket buffer full of frames not yet sent) stops. */
 			int fd = xsk_socket__fd(x->xsk);
 			for (unsigned k = 0; k < 64; k++) {
+				uint32_t cons = __atomic_load_n(x->tx.consumer, __ATOMIC_ACQUIRE);
 				rp->st.tx_kicks++;
 				if (sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) >= 0 ||
-				    errno != EAGAIN)
+				    errno != EAGAIN ||
+				    __atomic_load_n(x->tx.consumer, __ATOMIC_ACQUIRE) == cons)
 					break;
 			}
 		}
