@@ -105,7 +105,7 @@ drops() {
 
 # One measured run: sets M_DELIV and M_OFFER (pps).
 measure_once() { # label
-	local label=$1 k gpids=() c0 c1 t0 t1 offered=0 o
+	local label=$1 k gpids=() c0 c1 t0 t1
 	for k in $(seq 1 "$GENS"); do
 		bg "gen-$label-$k" in_ns g taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:bngen \
 			-f live -l 60 -D "$SINK_MAC" -T 0 -t $((WARM + WIN + 5))
@@ -119,17 +119,11 @@ measure_once() { # label
 	sleep "$WIN" # the measurement window
 	c1=$(sink_count)
 	t1=$(date +%s.%N)
-	for k in $(seq 1 "$GENS"); do
-		stop_bg "${gpids[$((k - 1))]}" ||
-			die "generator failed: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
-		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label-$k.log")
-		offered=$((offered + ${o:-0}))
-	done
+	stop_gens "$NSTEST_TMP/gen-$label-" "${gpids[@]}"
 	M_DELIV=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
-	M_OFFER=$offered
+	M_OFFER=$GENS_PPS
 }
 
-mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
 
 # Runs RUNS measurements for a row; sets R_<row> (median Mpps), RUNS_<row>, OFF_<row>.
 measure_row() { # row

@@ -4,6 +4,7 @@
 #   median V...          the median of the values (odd or even count)
 #   row SYS METRIC VAL UNIT   records one result row {"system","metric","value","unit"}
 #   ratio A B            A / B with two decimals ("n/a" if B is 0 or missing)
+#   mpps PPS, pps_of LOG, stop_gens LOG_PREFIX PID...   generator rates
 #   bench_write          writes the recorded rows as a JSON array (called on success)
 #
 # Only one benchmark (or benchmark-heavy helper) runs at a time on this 2-core VM: every
@@ -30,6 +31,24 @@ bench_init() {
 	local l
 	read -r l <&8
 	[ "$l" = locked ] || { echo "bench: could not take /tmp/nmbox-bench.lock" >&2; exit 1; }
+}
+
+mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; } # pps -> Mpps
+pps_of() { sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$1"; } # pkt-gen's final rate, from its log
+
+# stop_gens LOG_PREFIX PID...: stops generators started as LOG_PREFIX1.log, LOG_PREFIX2.log, ...
+# (in PID order; not in a subshell: they are this shell's children) and sets GENS_PPS to the
+# sum of their final rates; dies if one failed.
+stop_gens() {
+	local pre=$1 k=0 p o
+	shift
+	GENS_PPS=0
+	for p in "$@"; do
+		k=$((k + 1))
+		stop_bg "$p" || die "generator failed: $(cat "$pre$k.log")"
+		o=$(pps_of "$pre$k.log")
+		GENS_PPS=$((GENS_PPS + ${o:-0}))
+	done
 }
 
 median() {

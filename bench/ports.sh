@@ -69,8 +69,7 @@ measure_once() { # spec label
 	wait_for 10 grep -q opened "$NSTEST_TMP/rx-$label.log" ||
 		die "$spec did not open: $(cat "$NSTEST_TMP/rx-$label.log")"
 	napi_pin
-	local k gpids=() o
-	M_OFF=0
+	local k gpids=()
 	for k in $(seq 1 "$GENS"); do
 		bg "gen-$label-$k" in_ns a taskset -c "$CPU_GEN" "$BIN/pkt-gen" -i netmap:va -f live \
 			-l 60 -D "$VB_MAC" -T 0 -t $((WARM + WIN + 2))
@@ -79,15 +78,10 @@ measure_once() { # spec label
 			die "generator: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
 	done
 	sleep $((WARM + WIN + 1)) # the timed window (and a second to spare), not synchronization
-	for k in $(seq 1 "$GENS"); do
-		stop_bg "${gpids[$((k - 1))]}" ||
-			die "generator failed: $(cat "$NSTEST_TMP/gen-$label-$k.log")"
-		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/gen-$label-$k.log")
-		M_OFF=$((M_OFF + ${o:-0}))
-	done
+	stop_gens "$NSTEST_TMP/gen-$label-" "${gpids[@]}"
 	stop_bg "$rpid" || die "receiver failed: $(cat "$NSTEST_TMP/rx-$label.log")"
 	M_RX=$(window_mpps "$NSTEST_TMP/rx-$label.log")
-	M_OFF=$(awk -v v="$M_OFF" 'BEGIN { printf "%.3f\n", v / 1e6 }')
+	M_OFF=$(mpps "$GENS_PPS")
 	MODE=$(grep -o 'AF_[A-Z]* [^,]*' "$NSTEST_TMP/rx-$label.log" | head -1)
 }
 
@@ -124,8 +118,7 @@ for i in $(seq 1 "$RUNS"); do
 	wait "$rpid" || die "pipe rx failed: $(cat "$NSTEST_TMP/piperx-$i.log")"
 	grep -q "^Received $PIPE_N packets" "$NSTEST_TMP/piperx-$i.log" ||
 		die "pipe rx lost packets: $(cat "$NSTEST_TMP/piperx-$i.log")"
-	p+=("$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$NSTEST_TMP/piperx-$i.log" |
-		awk '{ printf "%.3f\n", $1 / 1e6 }')")
+	p+=("$(mpps "$(pps_of "$NSTEST_TMP/piperx-$i.log")")")
 done
 R_pipe=$(median "${p[@]}")
 echo "  pipe: ${p[*]} Mpps" >&2

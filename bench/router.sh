@@ -237,11 +237,10 @@ drops() {
 	echo "p0 rx $(p0_drops), p1/p2 tx $(st r "$P1" tx_dropped)/$(st r "$P2" tx_dropped)," \
 		"b0/c0 rx $(st s "$B0" rx_dropped)/$(st s "$C0" rx_dropped)"
 }
-mpps() { awk -v v="$1" 'BEGIN { printf "%.3f\n", v / 1e6 }'; }
 
 # One measured run; sets M_DELIV, M_OFFER (pps), M_DROP (frames dropped at p0 in the window).
 measure_once() { # label skb|live
-	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 n0 n1 offered=0 o
+	local label=$1 kind=$2 k n gpids=() c0 c1 t0 t1 d0 d1 n0 n1
 	n=$([ "$kind" = live ] && echo "$LIVE_GENS" || echo "$GENS")
 	local spec=netmap:$A0/packet mode=tx ready='opened\|AF_PACKET'
 	[ "$kind" = live ] && spec=netmap:$A0 mode=live ready='XDP live frames'
@@ -259,14 +258,9 @@ measure_once() { # label skb|live
 	sleep "$WIN" # the measurement window
 	c1=$($COUNT) d1=$(p0_drops) n1=$(napi_ticks)
 	t1=$(date +%s.%N)
-	for k in $(seq 1 "$n"); do
-		stop_bg "${gpids[$((k - 1))]}" ||
-			die "generator failed: $(cat "$W/gen-$label-$k.log")"
-		o=$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$W/gen-$label-$k.log")
-		offered=$((offered + ${o:-0}))
-	done
+	stop_gens "$W/gen-$label-" "${gpids[@]}"
 	M_DELIV=$(echo "($c1 - $c0) / ($t1 - $t0)" | bc -l)
-	M_OFFER=$offered
+	M_OFFER=$GENS_PPS
 	M_DROP=$(echo "($d1 - $d0) / ($t1 - $t0)" | bc -l)
 	M_NAPI=$(awk -v n=$((n1 - n0)) -v hz="$(getconf CLK_TCK)" -v t="$(echo "$t1 - $t0" | bc -l)" \
 		'BEGIN { printf "%.0f\n", 100 * n / hz / t }')
@@ -455,7 +449,7 @@ row_pipes() {
 		for k in "${rpids[@]}"; do stop_bg "$k" || die "pipe rx failed"; done
 		nm_stop
 		p+=("$(mpps "$(echo "($f1 - $f0) / ($t1 - $t0)" | bc -l)")")
-		o+=("$(mpps "$(sed -n 's/.*Speed: \([0-9]*\) pps.*/\1/p' "$W/pipetx-$i.log")")")
+		o+=("$(mpps "$(pps_of "$W/pipetx-$i.log")")")
 	done
 	R_pipes=$(median "${p[@]}")
 	RUNS_pipes=${p[*]}
