@@ -80,8 +80,10 @@ struct ctx {
 	unsigned w; /* 32 / 128 */
 	int runs;
 	struct table tb;
-	uint32_t *k4r, *k4t;            /* v4 keys: random, in-table */
-	uint8_t (*k6r)[16], (*k6t)[16]; /* v6 keys */
+	/* keys: random, in-table, and the same in-table keys grouped by the length of the
+	 * prefix each was drawn from (a diagnostic: same loads, predictable walk depths) */
+	uint32_t *k4[3];
+	uint8_t (*k6[3])[16];
 	int have_dpdk;
 	uint32_t *ans_n, *ans_d;
 	size_t mismatches, compared;
@@ -95,26 +97,39 @@ static void key_bytes(u128 k, uint8_t a[16])
 static void make_keys(struct ctx *c)
 {
 	uint64_t s = 0xbe5c4;
-	if (c->w == 32) {
-		c->k4r = malloc(NKEYS * sizeof(uint32_t));
-		c->k4t = malloc(NKEYS * sizeof(uint32_t));
-	} else {
-		c->k6r = malloc(NKEYS * 16);
-		c->k6t = malloc(NKEYS * 16);
+	uint8_t *len = malloc(NKEYS);
+	size_t at[130] = {0};
+	for (int j = 0; j < 3; j++) {
+		if (c->w == 32)
+			c->k4[j] = malloc(NKEYS * sizeof(uint32_t));
+		else
+			c->k6[j] = malloc(NKEYS * 16);
 	}
 	for (size_t i = 0; i < NKEYS; i++) {
 		u128 r = (u128)rnd64(&s) << 64 | rnd64(&s);
 		size_t p = rnd64(&s) % c->tb.n;
 		u128 h = (u128)rnd64(&s) << 64 | rnd64(&s);
 		u128 in = c->tb.key[p] | (h & ~mask128(c->tb.len[p]));
+		len[i] = c->tb.len[p];
+		at[len[i] + 1]++;
 		if (c->w == 32) {
-			c->k4r[i] = (uint32_t)(r >> 96);
-			c->k4t[i] = (uint32_t)(in >> 96);
+			c->k4[0][i] = (uint32_t)(r >> 96);
+			c->k4[1][i] = (uint32_t)(in >> 96);
 		} else {
-			key_bytes(r, c->k6r[i]);
-			key_bytes(in, c->k6t[i]);
+			key_bytes(r, c->k6[0][i]);
+			key_bytes(in, c->k6[1][i]);
 		}
 	}
+	for (int l = 1; l < 130; l++) /* counting sort by length, stable */
+		at[l] += at[l - 1];
+	for (size_t i = 0; i < NKEYS; i++) {
+		size_t o = at[len[i]]++;
+		if (c->w == 32)
+			c->k4[2][o] = c->k4[1][i];
+		else
+			memcpy(c->k6[2][o], c->k6[1][i], 16);
+	}
+	free(len);
 }
 
 static volatile uint32_t sink;
@@ -126,7 +141,7 @@ static double nmbox_lookups(struct ctx *c, void *t, int set, int mode, uint32_t 
 	double t0 = now();
 	for (int p = 0; p < (answers ? 1 : PASSES); p++) {
 		if (c->w == 32) {
-			const uint32_t *k = set ? c->k4t : c->k4r;
+			const uint32_t *k = c->k4[set];
 			if (mode == 0)
 				for (size_t i = 0; i < NKEYS; i++)
 					x ^= lpm4_lookup(t, k[i]);
@@ -139,7 +154,7 @@ static double nmbox_lookups(struct ctx *c, void *t, int set, int mode, uint32_t 
 						memcpy(answers + i, out, sizeof(out));
 				}
 		} else {
-			const uint8_t(*k)[16] = set ? c->k6t : c->k6r;
+			const uint8_t(*k)[16] = c->k6[set];
 			if (mode == 0)
 				for (size_t i = 0; i < NKEYS; i++)
 					x ^= lpm6_lookup(t, k[i]);
@@ -164,11 +179,11 @@ static double dpdk_lookups(struct ctx *c, void *t, int set, int mode, uint32_t *
 	double t0 = now();
 	for (int p = 0; p < (answers ? 1 : PASSES); p++) {
 		if (c->w == 32) {
-			const uint32_t *k = set ? c->k4t : c->k4r;
+			const uint32_t *k = c->k4[set];
 			x ^= mode ? bench_lpm4_bulk(t, k, NKEYS, answers)
 			          : bench_lpm4_single(t, k, NKEYS, answers);
 		} else {
-			const uint8_t(*k)[16] = set ? c->k6t : c->k6r;
+			const uint8_t(*k)[16] = c->k6[set];
 			x ^= mode ? bench_lpm6_bulk(t, k, NKEYS, answers)
 			          : bench_lpm6_single(t, k, NKEYS, answers);
 		}
@@ -338,10 +353,15 @@ static void usage(void)
 	exit(2);
 }
 
-static const char *lookup_names[4] = {"random keys, single", "random keys, bulk 64",
-                                      "in-table keys, single", "in-table keys, bulk 64"};
-static const char *lookup_metrics[4] = {"lookup_random_single", "lookup_random_bulk",
-                                        "lookup_intable_single", "lookup_intable_bulk"};
+#define NLOOKUP 5
+static const char *lookup_names[NLOOKUP] = {"random keys, single", "random keys, bulk 64",
+                                            "in-table keys, single", "in-table keys, bulk 64",
+                                            "in-table keys by length, single"};
+static const char *lookup_metrics[NLOOKUP] = {"lookup_random_single", "lookup_random_bulk",
+                                              "lookup_intable_single", "lookup_intable_bulk",
+                                              "lookup_intable_grouped_single"};
+/* Key set and mode (0 single, 1 bulk) of each lookup row. */
+static const int lookup_set[NLOOKUP] = {0, 0, 1, 1, 2}, lookup_mode[NLOOKUP] = {0, 1, 0, 1, 0};
 
 /* How many times better nmbox is than DPDK on this row (> 1: nmbox wins). */
 static double better_by(const struct row *r)
@@ -472,10 +492,12 @@ int main(int argc, char **argv)
 	struct row *r_adds = row("build_by_adds_s", "s", "build, one add per route", 0, 0);
 	struct row *r_mem = row("memory_total_mib", "MiB", "memory, total", 0, family == 4 ? 4 : 0);
 	struct row *r_meml = row("memory_lookup_mib", "MiB", "memory, lookup part only", 0, 0);
-	struct row *r_lk[4];
-	for (int i = 0; i < 4; i++)
+	struct row *r_lk[NLOOKUP];
+	for (int i = 0; i < NLOOKUP; i++)
 		r_lk[i] = row(lookup_metrics[i], "Mlps", lookup_names[i], 1,
-		              family == 4 ? (i < 2 ? 1.5 : 1) : (i >= 2 ? 2 : 0));
+		              i == 4        ? 0
+		              : family == 4 ? (i < 2 ? 1.5 : 1)
+		                            : (i >= 2 ? 2 : 0));
 	struct row *r_upd =
 	    row("updates_per_s", "1/s", "updates (delete + re-add)", 1, family == 4 ? 20 : 0);
 
@@ -516,11 +538,11 @@ int main(int argc, char **argv)
 
 	/* Lookups and updates: each run measures nmbox then DPDK back to back, so that the
 	 * load of a shared machine hits both alike. */
-	for (int m = 0; m < 4; m++) {
+	for (int m = 0; m < NLOOKUP; m++) {
 		for (int i = 0; i < c.runs; i++) {
-			v[i] = nmbox_lookups(&c, nt, m / 2, m % 2, NULL);
+			v[i] = nmbox_lookups(&c, nt, lookup_set[m], lookup_mode[m], NULL);
 			if (c.have_dpdk)
-				w[i] = dpdk_lookups(&c, dt, m / 2, m % 2, NULL);
+				w[i] = dpdk_lookups(&c, dt, lookup_set[m], lookup_mode[m], NULL);
 		}
 		r_lk[m]->nmbox = median(v, c.runs);
 		if (c.have_dpdk)
