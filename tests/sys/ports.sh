@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Port layer end to end: pkt-gen tx on one end of a veth pair, pkt-gen rx on the other,
 # over AF_XDP and over AF_PACKET, at a paced rate (50 kpps: the receiver may be descheduled
-# for 40 ms on a loaded machine before its 2x1024 slots overflow): every packet arrives, byte for byte,
-# in order, and the buffer audit holds on both sides. Pipes between two processes: every
+# for 40 ms on a loaded machine before its 2x1024 slots overflow): every packet arrives,
+# byte for byte, in order, and the buffer audit holds on both sides. Pipes between two processes: every
 # packet arrives. Host rings: the kernel answers a ping written into IF^ and the reply
 # comes out of IF^. Bad specs fail fast and leave nothing behind.
 . "$(dirname "$0")/../lib.sh"
