@@ -585,9 +585,9 @@ static int link_metrics_cb(const struct rt_link *l, void *arg)
 
 static void metrics_get(struct ctx *c)
 {
-	static const char *const cnames[] = {"rx_packets",  "rx_bytes",      "forwarded",
-	                                     "punted",      "injected",      "icmp_sent",
-	                                     "arp_nd_sent", "local_replies", "consumed"};
+	static const char *const cnames[] = {
+	    "rx_packets",  "rx_bytes",      "forwarded", "punted",  "injected", "icmp_sent",
+	    "arp_nd_sent", "local_replies", "consumed",  "frag_ok", "fragments"};
 	struct route_count rc = {{{0}}};
 	struct rt_stats *per, sum;
 	struct sbuf b;
@@ -610,13 +610,14 @@ static void metrics_get(struct ctx *c)
 	          "nmbox_routes{family=\"inet6\",protocol=\"kernel\"} %llu\n",
 	          (unsigned long long)rt_generation(c->a->rt), rc.n[0][0], rc.n[0][1], rc.n[1][0],
 	          rc.n[1][1]);
-	for (k = 0; k < 9; k++) {
+	for (k = 0; k < (int)(sizeof(cnames) / sizeof(cnames[0])); k++) {
 		sb_printf(&b, "# TYPE nmbox_%s_total counter\n", cnames[k]);
 		for (i = 0; i < n; i++) {
 			const uint64_t v[] = {
 			    per[i].rx_packets,  per[i].rx_bytes,      per[i].forwarded,
 			    per[i].punted,      per[i].injected,      per[i].icmp_sent,
-			    per[i].arp_nd_sent, per[i].local_replies, per[i].consumed};
+			    per[i].arp_nd_sent, per[i].local_replies, per[i].consumed,
+			    per[i].frag_ok,     per[i].fragments};
 
 			sb_printf(&b, "nmbox_%s_total{worker=\"%d\"} %llu\n", cnames[k], i,
 			          (unsigned long long)v[k]);

@@ -792,12 +792,14 @@ void api_stats_fmt(struct sbuf *b, const struct rt_stats *s)
 	sb_printf(b,
 	          "{\"rx_packets\":%llu,\"rx_bytes\":%llu,\"forwarded\":%llu,\"punted\":%llu,"
 	          "\"injected\":%llu,\"icmp_sent\":%llu,\"arp_nd_sent\":%llu,"
-	          "\"local_replies\":%llu,\"consumed\":%llu,\"drops\":{",
+	          "\"local_replies\":%llu,\"consumed\":%llu,\"frag_ok\":%llu,\"fragments\":%llu,"
+	          "\"drops\":{",
 	          (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
 	          (unsigned long long)s->forwarded, (unsigned long long)s->punted,
 	          (unsigned long long)s->injected, (unsigned long long)s->icmp_sent,
 	          (unsigned long long)s->arp_nd_sent, (unsigned long long)s->local_replies,
-	          (unsigned long long)s->consumed);
+	          (unsigned long long)s->consumed, (unsigned long long)s->frag_ok,
+	          (unsigned long long)s->fragments);
 	for (i = 0; i < RT_DROP_MAX; i++) {
 		sb_printf(b, "%s", i ? "," : "");
 		sb_jstr(b, rt_drop_names[i] ? rt_drop_names[i] : "unknown");

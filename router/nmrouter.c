@@ -137,7 +137,7 @@ static int get_uint(const json_t *o, const char *key, unsigned lo, unsigned hi, 
 static int parse_port(struct cfg *c, unsigned i, const json_t *o, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"name", "spec",      "addresses", "host",
-	                                   "mac",  "ring_size", NULL};
+	                                   "mac",  "ring_size", "mtu",       NULL};
 	char where[32];
 	snprintf(where, sizeof(where), "ports[%u]", i);
 	if (!json_is_object(o))
@@ -196,6 +196,20 @@ static int parse_port(struct cfg *c, unsigned i, const json_t *o, char *err, siz
 			                where, j);
 		c->naddr[i]++;
 	}
+	/* after the addresses: a port with an IPv6 address needs IPv6's minimum MTU */
+	const json_t *mv = json_object_get(o, "mtu");
+	if (mv && (!json_is_integer(mv) || json_integer_value(mv) < RT_MTU_MIN ||
+	           json_integer_value(mv) > RT_MTU_MAX))
+		return cfg_fail(err, errlen, "%s.mtu: want an integer in %d..%d", where, RT_MTU_MIN,
+		                RT_MTU_MAX);
+	p->mtu = mv ? (uint32_t)json_integer_value(mv) : 0;
+	for (unsigned j = 0; p->mtu && p->mtu < RT_MTU_MIN6 && j < c->naddr[i]; j++)
+		if (c->addr[i][j].family == AF_INET6)
+			return cfg_fail(
+			    err, errlen,
+			    "%s.mtu: %u is below %d, the IPv6 minimum, and the port has "
+			    "IPv6 address addresses[%u]",
+			    where, p->mtu, RT_MTU_MIN6, j);
 	return 0;
 }
 
@@ -309,7 +323,8 @@ static int cfg_check(const struct cfg *c, char *err, size_t errlen)
 	int ret = 0;
 	for (unsigned i = 0; i < c->nports && !ret; i++)
 		if (rt_port_add(rt, c->port[i].name, c->port[i].spec,
-		                (uint8_t[6]){2, 0, 0, 0, 0, 1}, 1500, c->port[i].host) < 0)
+		                (uint8_t[6]){2, 0, 0, 0, 0, 1},
+		                c->port[i].mtu ? c->port[i].mtu : 1500, c->port[i].host) < 0)
 			ret = cfg_fail(err, errlen, "ports[%u]: cannot add", i);
 	if (!ret)
 		ret = cfg_apply(c, rt, err, errlen);
@@ -322,11 +337,12 @@ static int cfg_check(const struct cfg *c, char *err, size_t errlen)
 static json_t *stats_json(const struct rt_stats *s)
 {
 	json_t *o = json_pack(
-	    "{sI sI sI sI sI sI sI sI sI}", "rx_packets", (json_int_t)s->rx_packets, "rx_bytes",
-	    (json_int_t)s->rx_bytes, "forwarded", (json_int_t)s->forwarded, "punted",
+	    "{sI sI sI sI sI sI sI sI sI sI sI}", "rx_packets", (json_int_t)s->rx_packets,
+	    "rx_bytes", (json_int_t)s->rx_bytes, "forwarded", (json_int_t)s->forwarded, "punted",
 	    (json_int_t)s->punted, "injected", (json_int_t)s->injected, "icmp_sent",
 	    (json_int_t)s->icmp_sent, "arp_nd_sent", (json_int_t)s->arp_nd_sent, "local_replies",
-	    (json_int_t)s->local_replies, "consumed", (json_int_t)s->consumed);
+	    (json_int_t)s->local_replies, "consumed", (json_int_t)s->consumed, "frag_ok",
+	    (json_int_t)s->frag_ok, "fragments", (json_int_t)s->fragments);
 	json_t *d = json_object();
 	for (int i = 0; i < RT_DROP_MAX; i++)
 		json_object_set_new(d, rt_drop_names[i], json_integer((json_int_t)s->drops[i]));
@@ -337,11 +353,12 @@ static json_t *stats_json(const struct rt_stats *s)
 static int link_cb(const struct rt_link *l, void *arg)
 {
 	json_array_append_new(
-	    arg, json_pack("{ss ss ss sI sI sI sI sI sI}", "name", l->name, "spec", l->spec, "mode",
-	                   l->mode, "rx_packets", (json_int_t)l->rx_packets, "rx_bytes",
-	                   (json_int_t)l->rx_bytes, "tx_packets", (json_int_t)l->tx_packets,
-	                   "tx_bytes", (json_int_t)l->tx_bytes, "rx_dropped",
-	                   (json_int_t)l->rx_dropped, "tx_dropped", (json_int_t)l->tx_dropped));
+	    arg,
+	    json_pack("{ss ss ss sI sI sI sI sI sI sI}", "name", l->name, "spec", l->spec, "mode",
+	              l->mode, "mtu", (json_int_t)l->mtu, "rx_packets", (json_int_t)l->rx_packets,
+	              "rx_bytes", (json_int_t)l->rx_bytes, "tx_packets", (json_int_t)l->tx_packets,
+	              "tx_bytes", (json_int_t)l->tx_bytes, "rx_dropped", (json_int_t)l->rx_dropped,
+	              "tx_dropped", (json_int_t)l->tx_dropped));
 	return 0;
 }
 
@@ -490,11 +507,11 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < rt->nports; i++) {
 		const struct rt_port *p = &rt->port[i];
 		const char *h = rt_io_host_ifname(io, i);
-		fprintf(
-		    stderr,
-		    "nmrouter: port %s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, %u addresses%s%s\n",
-		    p->name, p->spec, p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4],
-		    p->mac[5], p->naddrs, h ? ", host side " : "", h ? h : "");
+		fprintf(stderr,
+		        "nmrouter: port %s: %s, mac %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, %u "
+		        "addresses%s%s\n",
+		        p->name, p->spec, p->mac[0], p->mac[1], p->mac[2], p->mac[3], p->mac[4],
+		        p->mac[5], p->mtu, p->naddrs, h ? ", host side " : "", h ? h : "");
 	}
 	fprintf(stderr,
 	        "nmrouter: ready: %u ports, %zu routes, %zu neighbors, %u workers, fib %s\n",

@@ -15,7 +15,8 @@
  * on synthetic frames.
  *
  * Per burst: classify and validate every frame; one batched LPM lookup per family; then
- * local delivery / TTL / ICMP errors / neighbor / rewrite per packet. ICMP errors and echo
+ * local delivery / TTL / egress MTU (ICMP Fragmentation Needed, IPv4 fragmentation, ICMPv6
+ * Packet Too Big) / ICMP errors / neighbor / rewrite per packet. ICMP errors and echo
  * replies are built in place over the offending frame and routed like any packet.
  *
  * Concurrency: workers read the FIBs, the next-hop array and the neighbor table without
@@ -40,6 +41,10 @@
 #define RT_NEIGH_MAX   16384 /* power of two */
 #define RT_HOLD_MAX    8     /* packets held per unresolved neighbor */
 #define RT_BUF_ROOM    1600  /* bytes every frame buffer must have (ICMP errors grow a frame) */
+#define RT_FRAG_MAX    64    /* fragments one IPv4 datagram may become (more: dropped, no_buf) */
+#define RT_MTU_MIN     68    /* RFC 791: every IPv4 link carries 68 bytes unfragmented */
+#define RT_MTU_MIN6    1280  /* RFC 8200 5: the IPv6 minimum link MTU */
+#define RT_MTU_MAX     9000  /* largest "mtu" the config accepts */
 
 #define RT_NEIGH_PROBES      3
 #define RT_NEIGH_RETRANS_NS  1000000000ull  /* 1 s between probes */
@@ -149,6 +154,9 @@ struct rt_io_ops {
 	void (*free_held)(struct rt_worker *w, const struct rt_held *h);
 	/* Copies a frame the engine built into a buffer and queues it on port (data ring). */
 	void (*emit)(struct rt_worker *w, unsigned port, const uint8_t *frame, unsigned len);
+	/* A free buffer (at least RT_BUF_ROOM bytes) from the pool of port, as a held buffer
+	 * (rt_held.port = port) for held_data / send_held / free_held; 0 if the pool is empty. */
+	uint32_t (*alloc)(struct rt_worker *w, unsigned port);
 };
 
 struct rt_worker {

@@ -46,6 +46,8 @@ const char *const rt_drop_names[RT_DROP_MAX] = {
     [RT_DROP_ICMP_RATE] = "icmp_rate",
     [RT_DROP_NO_BUF] = "no_buf",
     [RT_DROP_OTHER] = "other",
+    [RT_DROP_FRAG_NEEDED] = "frag_needed",
+    [RT_DROP_TOO_BIG] = "too_big",
 };
 
 uint64_t rt_now_ns(void)
@@ -368,6 +370,11 @@ int rt_port_addr_add(struct rt *rt, unsigned port, int family, const uint8_t *ad
 		seterr(err, errlen, "%s: more than %d addresses", p->name, RT_MAX_ADDRS);
 		return -ENOSPC;
 	}
+	if (family == AF_INET6 && p->mtu < RT_MTU_MIN6) {
+		seterr(err, errlen, "%s: mtu %u is below IPv6's minimum %d", p->name, p->mtu,
+		       RT_MTU_MIN6);
+		return -EINVAL;
+	}
 	uint8_t a16[16] = {0};
 	memcpy(a16, addr, alen(family));
 	addr = a16;
@@ -465,6 +472,11 @@ static int route_check(struct rt *rt, const struct rt_route *r, size_t i, int *p
 		}
 	} else if (*port < 0) {
 		seterr(err, errlen, "routes[%zu]: needs a gateway or a dev", i);
+		return -EINVAL;
+	}
+	if (fam == AF_INET6 && rt->port[*port].mtu < RT_MTU_MIN6) {
+		seterr(err, errlen, "routes[%zu]: dev %s has mtu %u, below IPv6's minimum %d", i,
+		       rt->port[*port].name, rt->port[*port].mtu, RT_MTU_MIN6);
 		return -EINVAL;
 	}
 	return 0;

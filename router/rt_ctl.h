@@ -64,8 +64,8 @@ struct rt_link {
 	char spec[64];
 	char mode[64];
 	uint8_t mac[6];
-	uint32_t mtu;
-	int host; /* has a host port */
+	uint32_t mtu; /* IP MTU: the config's "mtu", else the interface's at start */
+	int host;     /* has a host port */
 	unsigned naddrs;
 	struct {
 		uint8_t family, plen;
@@ -91,6 +91,11 @@ enum rt_drop {
 	RT_DROP_ICMP_RATE, /* ICMP error suppressed by the rate limit (packet itself dropped) */
 	RT_DROP_NO_BUF,    /* buffer pool empty */
 	RT_DROP_OTHER,
+	/* added later (extend only at the end): MTU (README "MTU") */
+	RT_DROP_FRAG_NEEDED, /* IPv4 bigger than the egress MTU with DF set (an ICMP 3/4 may have
+	                        been sent), or an MTU too small to fragment for */
+	RT_DROP_TOO_BIG,     /* IPv6 bigger than the egress MTU (a Packet Too Big may have been
+	                        sent); routers never fragment IPv6 */
 	RT_DROP_MAX
 };
 extern const char *const rt_drop_names[RT_DROP_MAX];
@@ -105,7 +110,9 @@ struct rt_stats {
 	uint64_t local_replies; /* answered by the router itself (ARP/NS, ping without host port) */
 	uint64_t drops[RT_DROP_MAX];
 	/* added after the first version (extend only at the end): */
-	uint64_t consumed; /* control frames the router used itself (ARP/NA replies to it) */
+	uint64_t consumed;  /* control frames the router used itself (ARP/NA replies to it) */
+	uint64_t frag_ok;   /* IPv4 datagrams fragmented (RFC 791) for a smaller egress MTU */
+	uint64_t fragments; /* fragments those became (all of them, the first included) */
 };
 
 /* ---- routes ---- */

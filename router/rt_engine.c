@@ -10,8 +10,10 @@
  *                  the spot. The destination of every other packet joins a lookup batch.
  *   2. lookup      one rt_fib4_lookup_bulk / rt_fib6_lookup_bulk call per family.
  *   3. decide      per packet: local (punt to the host ring, or answer ping when there is
- *                  none), TTL/hop limit expiry, no route, then the neighbor: rewrite the
- *                  Ethernet header and transmit, or hold the buffer while ARP/ND runs.
+ *                  none), TTL/hop limit expiry, no route, the egress port's MTU (IPv4 with
+ *                  DF: ICMP Fragmentation Needed; without: fragments; IPv6: ICMPv6 Packet
+ *                  Too Big), then the neighbor: rewrite the Ethernet header and transmit,
+ *                  or hold the buffer while ARP/ND runs.
  *   4. generated   ICMP errors and echo replies are written over the frame that caused
  *                  them and then routed like any packet (TTL untouched), in a short second
  *                  pass. An error is never sent about an ICMP error, a non-first fragment,
@@ -19,8 +21,9 @@
  *
  * Every frame ends in exactly one of: TX, HOST, HELD, or DROP with one reason counter.
  * A packet whose ICMP error the token bucket suppressed counts as RT_DROP_ICMP_RATE; one
- * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE, and
- * RT_DROP_NO_NEIGH for held packets whose next hop failed) and in icmp_sent.
+ * whose error was sent counts under its cause (RT_DROP_TTL, RT_DROP_NO_ROUTE,
+ * RT_DROP_FRAG_NEEDED, RT_DROP_TOO_BIG, and RT_DROP_NO_NEIGH for held packets whose next hop
+ * failed) and in icmp_sent. A fragmented packet's outcome is its first fragment's.
  *
  * Neighbors follow RFC 4861 7.3 (README "Neighbors"): REACHABLE -> STALE after 30 s; the
  * first packet through a STALE entry makes it DELAY (the only fast-path write, under the
@@ -41,18 +44,20 @@
 #define IPPROTO_ICMP_ 1
 #define IPPROTO_ICMP6 58
 
-#define ICMP4_ECHOREPLY 0
-#define ICMP4_UNREACH   3
-#define ICMP4_ECHO      8
-#define ICMP4_TIMXCEED  11
-#define ICMP6_UNREACH   1
-#define ICMP6_TIMXCEED  3
-#define ICMP6_ECHO      128
-#define ICMP6_ECHOREPLY 129
-#define ND_NS           135
-#define ND_NA           136
-#define ICMP4_QUOTE_MAX (576 - 20 - 8)  /* RFC 1812 4.3.2.3: the error fits in 576 bytes */
-#define ICMP6_QUOTE_MAX (1280 - 40 - 8) /* RFC 4443 2.4(c): fits the minimum MTU */
+#define ICMP4_ECHOREPLY  0
+#define ICMP4_UNREACH    3
+#define ICMP4_ECHO       8
+#define ICMP4_TIMXCEED   11
+#define ICMP4_FRAGNEEDED 4 /* code of ICMP4_UNREACH */
+#define ICMP6_UNREACH    1
+#define ICMP6_TOOBIG     2
+#define ICMP6_TIMXCEED   3
+#define ICMP6_ECHO       128
+#define ICMP6_ECHOREPLY  129
+#define ND_NS            135
+#define ND_NA            136
+#define ICMP4_QUOTE_MAX  (576 - 20 - 8)  /* RFC 1812 4.3.2.3: the error fits in 576 bytes */
+#define ICMP6_QUOTE_MAX  (1280 - 40 - 8) /* RFC 4443 2.4(c): fits the minimum MTU */
 
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
@@ -139,6 +144,12 @@ static inline void wr16(uint8_t *p, uint16_t v)
 static inline uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
 }
 
 static inline void drop(struct rt_worker *w, struct rt_verdict *v, int reason)
@@ -490,9 +501,9 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
                             const struct rt_held *own);
 static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
-                       int reason);
+                       uint32_t word, int reason);
 static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
-                       int reason);
+                       uint32_t word, int reason);
 
 /*
  * Held packets of an entry whose resolution failed (taken out of it, neigh_lock released):
@@ -517,10 +528,10 @@ static void neigh_unreach(struct rt_worker *w, const struct rt_held *held, unsig
 		/* quote the packet as received: undo route4/route6's TTL / hop limit decrement */
 		if (v6) {
 			ip[7]++;
-			r = icmp6_error(w, &p, ICMP6_UNREACH, 3, RT_DROP_NO_NEIGH);
+			r = icmp6_error(w, &p, ICMP6_UNREACH, 3, 0, RT_DROP_NO_NEIGH);
 		} else {
 			ttl4_add(ip, 1);
-			r = icmp4_error(w, &p, ICMP4_UNREACH, 1, RT_DROP_NO_NEIGH);
+			r = icmp4_error(w, &p, ICMP4_UNREACH, 1, 0, RT_DROP_NO_NEIGH);
 		}
 		if (r) {
 			w->ops->free_held(w, h);
@@ -664,10 +675,12 @@ static int ip4_check(const struct rt_pkt *p)
 
 /*
  * Rewrites the IPv4 packet in p into an ICMP error about it (in place), addressed to its
- * source. Returns 0 when built, else the reason to drop the original instead.
+ * source. word: the 32 bits after the checksum (0 but for Fragmentation Needed, whose low 16
+ * carry the next-hop MTU, RFC 1191). Returns 0 when built, else the reason to drop the
+ * original instead.
  */
 static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
-                       int reason)
+                       uint32_t word, int reason)
 {
 	const struct rt *rt = w->rt;
 	uint8_t *ip = p->data + ETH_HLEN_;
@@ -703,6 +716,7 @@ static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 	uint8_t *ic = ip + 20;
 	ic[0] = type;
 	ic[1] = code;
+	wr32(ic + 4, word);
 	c = csum_final(csum_add(0, ic, 8 + q));
 	memcpy(ic + 2, &c, 2);
 	p->len = (uint16_t)(ETH_HLEN_ + 28 + q);
@@ -765,8 +779,9 @@ static int ip6_check(const struct rt_pkt *p)
 	return 0;
 }
 
+/* The same for IPv6 (word: the MTU of a Packet Too Big, RFC 4443 3.2). */
 static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint8_t code,
-                       int reason)
+                       uint32_t word, int reason)
 {
 	const struct rt *rt = w->rt;
 	static const uint8_t zero[16];
@@ -792,6 +807,7 @@ static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 	uint8_t *ic = ip + 40;
 	ic[0] = type;
 	ic[1] = code;
+	wr32(ic + 4, word);
 	uint16_t c = icmp6_csum(ip, ic, 8 + q);
 	memcpy(ic + 2, &c, 2);
 	p->len = (uint16_t)(ETH_HLEN_ + 48 + q);
@@ -1021,9 +1037,11 @@ static void route_generated(struct rt_worker *w, struct rt_pkt *p, struct rt_ver
 /* The packet becomes an ICMP error back to its source (counted under reason and routed with
  * the generated ones), or is dropped when no error can be built. */
 static inline void icmp_error_or_drop(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v,
-                                      unsigned i, unsigned *ngen, int v6, uint8_t type, int reason)
+                                      unsigned i, unsigned *ngen, int v6, uint8_t type,
+                                      uint8_t code, uint32_t word, int reason)
 {
-	int r = v6 ? icmp6_error(w, p, type, 0, reason) : icmp4_error(w, p, type, 0, reason);
+	int r = v6 ? icmp6_error(w, p, type, code, word, reason)
+	           : icmp4_error(w, p, type, code, word, reason);
 	if (r != 0)
 		drop(w, v, r);
 	else {
@@ -1044,7 +1062,7 @@ static inline const struct rt_nh *route_pre(struct rt_worker *w, struct rt_pkt *
 {
 	const uint8_t *ip = p->data + ETH_HLEN_;
 	if (unlikely(nhid == RT_FIB_MISS)) {
-		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_UNREACH : ICMP4_UNREACH,
+		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_UNREACH : ICMP4_UNREACH, 0, 0,
 		                   RT_DROP_NO_ROUTE);
 		return NULL;
 	}
@@ -1059,11 +1077,122 @@ static inline const struct rt_nh *route_pre(struct rt_worker *w, struct rt_pkt *
 		return NULL;
 	}
 	if (unlikely(ip[v6 ? 7 : 8] <= 1)) { /* hop limit / TTL */
-		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_TIMXCEED : ICMP4_TIMXCEED,
+		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_TIMXCEED : ICMP4_TIMXCEED, 0, 0,
 		                   RT_DROP_TTL);
 		return NULL;
 	}
 	return nh;
+}
+
+/*
+ * The header of an IPv4 fragment after the first (RFC 791 3.2): the original's, with only
+ * the options whose copy bit is set, padded with zeros (end of option list) to a multiple
+ * of 4 bytes. A malformed option list ends the copy. Returns the header's length.
+ */
+static unsigned frag4_hdr(const uint8_t *ip, unsigned hl, uint8_t h[60])
+{
+	unsigned n = 20;
+	memcpy(h, ip, 20);
+	for (unsigned o = 20; o < hl;) {
+		uint8_t t = ip[o];
+		if (t == 0) /* end of option list */
+			break;
+		if (t == 1) { /* no operation: one byte, not copied */
+			o++;
+			continue;
+		}
+		unsigned l = o + 1 < hl ? ip[o + 1] : 0;
+		if (l < 2 || o + l > hl)
+			break;
+		if (t & 0x80) {
+			memcpy(h + n, ip + o, l);
+			n += l;
+		}
+		o += l;
+	}
+	while (n & 3)
+		h[n++] = 0;
+	h[0] = (uint8_t)(0x40 | n / 4);
+	return n;
+}
+
+static inline void ip4_csum_set(uint8_t *ip, unsigned hl)
+{
+	wr16(ip + 10, 0);
+	uint16_t c = csum_final(csum_add(0, ip, hl));
+	memcpy(ip + 10, &c, 2);
+}
+
+/*
+ * RFC 791 fragmentation of the IPv4 packet in p (DF clear, TTL already decremented) for an
+ * egress MTU of mtu, to target on port: every fragment's data but the last's is a multiple
+ * of 8 bytes, offsets and MF continue those of the packet (itself maybe a fragment), the
+ * first fragment keeps all options, the others only those with the copy bit. The first
+ * fragment stays in p's buffer (the verdict); the others are built in buffers taken from
+ * the pool (io->alloc) and go to the same next hop behind it. Every buffer is taken before
+ * anything changes: without enough (or with more than RT_FRAG_MAX fragments) the packet is
+ * dropped as no_buf. A fragment after the first that cannot be sent or held counts under
+ * its own drop reason (like a refused TX), beside the packet's outcome.
+ */
+static void frag4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
+                  const uint8_t *tgt, unsigned port, unsigned mtu)
+{
+	uint8_t *ip = p->data + ETH_HLEN_, h2[60];
+	unsigned hl = (ip[0] & 15u) * 4, dlen = rd16(ip + 2) - hl;
+	unsigned hl2 = frag4_hdr(ip, hl, h2);
+	unsigned first = mtu > hl ? (mtu - hl) & ~7u : 0, rest = mtu > hl2 ? (mtu - hl2) & ~7u : 0;
+	if (unlikely(!first || !rest)) { /* an MTU below 68 (RFC 791's minimum) */
+		drop(w, v, RT_DROP_FRAG_NEEDED);
+		return;
+	}
+	unsigned n = 1 + (dlen - first + rest - 1) / rest;
+	struct rt_held held[RT_FRAG_MAX];
+	if (unlikely(n > RT_FRAG_MAX)) {
+		drop(w, v, RT_DROP_NO_BUF);
+		return;
+	}
+	for (unsigned k = 1; k < n; k++) {
+		held[k] = (struct rt_held){w->ops->alloc(w, p->port), 0, p->port};
+		if (unlikely(!held[k].buf)) {
+			while (--k > 0)
+				w->ops->free_held(w, &held[k]);
+			drop(w, v, RT_DROP_NO_BUF);
+			return;
+		}
+	}
+	uint16_t fo = rd16(ip + 6), hi = fo & 0xc000, off0 = fo & 0x1fff;
+	for (unsigned k = 1, off = first; k < n; k++) {
+		unsigned len = dlen - off < rest ? dlen - off : rest;
+		uint16_t mf = off + len == dlen ? fo & 0x2000 : 0x2000;
+		uint8_t *d = w->ops->held_data(w, &held[k]), *fip = d + ETH_HLEN_;
+		memcpy(d, p->data, ETH_HLEN_);
+		memcpy(fip, h2, hl2);
+		memcpy(fip + hl2, ip + hl + off, len);
+		wr16(fip + 2, (uint16_t)(hl2 + len));
+		wr16(fip + 6, (uint16_t)(hi | mf | ((off0 + off / 8) & 0x1fff)));
+		ip4_csum_set(fip, hl2);
+		held[k].len = (uint16_t)(ETH_HLEN_ + hl2 + len);
+		off += len;
+	}
+	wr16(ip + 2, (uint16_t)(hl + first));
+	wr16(ip + 6, (uint16_t)(hi | 0x2000 | off0));
+	ip4_csum_set(ip, hl);
+	p->len = (uint16_t)(ETH_HLEN_ + hl + first);
+	w->st.frag_ok++;
+	w->st.fragments += n;
+	if (neigh_out(w, p, v, i, AF_INET, tgt, port, 1, NULL) && v->action == RT_ACT_TX)
+		w->st.forwarded++; /* once per packet; a held first fragment counts when released */
+	if (v->action == RT_ACT_DROP) { /* the first could not go: neither do the others */
+		for (unsigned k = 1; k < n; k++)
+			w->ops->free_held(w, &held[k]);
+		return;
+	}
+	for (unsigned k = 1; k < n; k++) {
+		struct rt_pkt fp = {
+		    .data = w->ops->held_data(w, &held[k]), .len = held[k].len, .port = p->port};
+		struct rt_verdict fv = {.action = RT_ACT_DROP};
+		neigh_out(w, &fp, &fv, i, AF_INET, tgt, port, 0, &held[k]);
+	}
 }
 
 static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
@@ -1073,12 +1202,22 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 0);
 	if (!nh)
 		return;
+	unsigned mtu = w->rt->port[nh->port].mtu;
+	if (unlikely(rd16(ip + 2) > mtu && (ip[6] & 0x40))) { /* DF: RFC 1191 */
+		icmp_error_or_drop(w, p, v, i, ngen, 0, ICMP4_UNREACH, ICMP4_FRAGNEEDED,
+		                   mtu > 0xffff ? 0xffff : mtu, RT_DROP_FRAG_NEEDED);
+		return;
+	}
 	ttl4_add(ip, -1);
 	uint8_t tgt[16] = {0};
 	if (nh->kind == RT_NH_GW)
 		memcpy(tgt, nh->gw, 4);
 	else
 		memcpy(tgt, ip + 16, 4);
+	if (unlikely(rd16(ip + 2) > mtu)) {
+		frag4(w, p, v, i, tgt, nh->port, mtu);
+		return;
+	}
 	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)
 		w->st.forwarded++; /* held ones count when released */
 }
@@ -1090,6 +1229,11 @@ static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 1);
 	if (!nh)
 		return;
+	unsigned mtu = w->rt->port[nh->port].mtu;
+	if (unlikely(40u + rd16(ip + 4) > mtu)) { /* RFC 8200 5, RFC 4443 3.2: no fragmenting */
+		icmp_error_or_drop(w, p, v, i, ngen, 1, ICMP6_TOOBIG, 0, mtu, RT_DROP_TOO_BIG);
+		return;
+	}
 	ip[7]--;
 	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
 	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)

@@ -152,8 +152,14 @@ static void io_emit(struct rt_worker *w, unsigned port, const uint8_t *f, unsign
 	memcpy(e->data, f, len);
 }
 
-static const struct rt_io_ops io_ops = {io_steal, io_held_data, io_send_held, io_free_held,
-                                        io_emit};
+static uint32_t io_alloc(struct rt_worker *w, unsigned port)
+{
+	struct rt_wio *x = wio_of(w);
+	return nm_pool_get(x->io->port[port].np->pool);
+}
+
+static const struct rt_io_ops io_ops = {io_steal,     io_held_data, io_send_held,
+                                        io_free_held, io_emit,      io_alloc};
 
 /* ================================================================ transmit */
 
@@ -419,7 +425,13 @@ struct rt_io *rt_io_open(struct rt *rt, const struct rt_port_cfg *pc, unsigned n
 			memcpy(mac, pi->np->mac, 6);
 		else /* pipes have no MAC: a locally administered one per port */
 			memcpy(mac, (uint8_t[6]){0x02, 0x6e, 0x6d, 0x72, 0x74, (uint8_t)i}, 6);
-		int rc = rt_port_add(rt, pc[i].name, pc[i].spec, mac, pi->np->mtu, pi->hp != NULL);
+		uint32_t mtu = pc[i].mtu ? pc[i].mtu : pi->np->mtu;
+		if (pc[i].mtu && pi->np->mtu && pc[i].mtu > pi->np->mtu)
+			fprintf(stderr,
+			        "nmrouter: ports[%u] (%s): warning: mtu %u is above the MTU of %s "
+			        "(%u): frames longer than that will not leave\n",
+			        i, pc[i].name, pc[i].mtu, pi->np->ifname, pi->np->mtu);
+		int rc = rt_port_add(rt, pc[i].name, pc[i].spec, mac, mtu, pi->hp != NULL);
 		if (rc < 0) {
 			snprintf(err, errlen, "ports[%u] (%s): %s", i, pc[i].name, strerror(-rc));
 			goto fail;
@@ -597,6 +609,15 @@ int rt_io_host_setup(struct rt_io *io, char *err, size_t errlen)
 				         strerror(-ret));
 				break;
 			}
+		}
+		/* the host stack sends no more than the port carries */
+		struct ifreq mr;
+		memset(&mr, 0, sizeof(mr));
+		snprintf(mr.ifr_name, sizeof(mr.ifr_name), "%s", ifn);
+		mr.ifr_mtu = (int)port->mtu;
+		if (!ret && ioctl(s4, SIOCSIFMTU, &mr) < 0) {
+			ret = -errno;
+			snprintf(err, errlen, "%s: set mtu %u: %s", ifn, port->mtu, strerror(-ret));
 		}
 	}
 	close(s4);

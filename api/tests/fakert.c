@@ -22,8 +22,9 @@
 #include "api/api_int.h"
 
 const char *const rt_drop_names[RT_DROP_MAX] = {
-    "bad_l2",   "bad_version", "bad_ihl", "bad_csum", "bad_len",   "martian", "ttl",  "no_route",
-    "no_neigh", "hold_full",   "tx_full", "no_host",  "icmp_rate", "no_buf",  "other"};
+    "bad_l2",    "bad_version", "bad_ihl",  "bad_csum",    "bad_len", "martian",
+    "ttl",       "no_route",    "no_neigh", "hold_full",   "tx_full", "no_host",
+    "icmp_rate", "no_buf",      "other",    "frag_needed", "too_big"};
 
 struct rt {
 	struct rt_route *routes;

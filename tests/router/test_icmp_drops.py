@@ -564,7 +564,8 @@ def test_every_frame_has_an_outcome(lab):
     before = lab.stats()
     assert set(before["drops"]) == {"bad_l2", "bad_version", "bad_ihl", "bad_csum", "bad_len",
                                     "martian", "ttl", "no_route", "no_neigh", "hold_full",
-                                    "tx_full", "no_host", "icmp_rate", "no_buf", "other"}
+                                    "tx_full", "no_host", "icmp_rate", "no_buf", "other",
+                                    "frag_needed", "too_big"}
     frames = [eth() / IP(src="10.81.1.2", dst="10.82.1.1", id=2001) / UDP(dport=9),
               eth() / IPv6(src="fd81:1::2", dst="fd82::1") / UDP(sport=2002, dport=9),
               eth() / IP(src="10.81.1.2", dst="10.82.1.1", ttl=1) / UDP(dport=9),

@@ -33,15 +33,17 @@ static const uint8_t GW2[6] = {2, 0, 0, 0, 0, 0x22}, GW3[6] = {2, 0, 0, 0, 0, 0x
 
 /* ---------------------------------------------------------------- I/O hooks */
 
-#define NBUF 64
+#define NBUF  128
+#define NSENT 80
 static uint8_t held_store[NBUF][2048];
 static int held_used[NBUF];
 static struct rt_pkt *cur_burst;
 static struct {
 	unsigned port, len;
 	uint8_t f[2048];
-} emitted[16], sent_held[16];
+} emitted[16], sent_held[NSENT];
 static unsigned nemitted, nsent_held, nfreed;
+static int alloc_left = -1; /* buffers t_alloc still hands out; -1: as many as there are */
 
 static uint32_t t_steal(struct rt_worker *w, unsigned i)
 {
@@ -62,7 +64,7 @@ static uint8_t *t_held_data(struct rt_worker *w, const struct rt_held *h)
 static void t_send_held(struct rt_worker *w, const struct rt_held *h, unsigned port)
 {
 	(void)w;
-	if (nsent_held < 16) {
+	if (nsent_held < NSENT) {
 		sent_held[nsent_held].port = port;
 		sent_held[nsent_held].len = h->len;
 		memcpy(sent_held[nsent_held].f, held_store[h->buf], h->len);
@@ -86,7 +88,24 @@ static void t_emit(struct rt_worker *w, unsigned port, const uint8_t *f, unsigne
 		nemitted++;
 	}
 }
-static const struct rt_io_ops test_ops = {t_steal, t_held_data, t_send_held, t_free_held, t_emit};
+static uint32_t t_alloc(struct rt_worker *w, unsigned port)
+{
+	(void)w;
+	(void)port;
+	if (alloc_left == 0)
+		return 0;
+	for (unsigned b = 1; b < NBUF; b++)
+		if (!held_used[b]) {
+			held_used[b] = 1;
+			memset(held_store[b], 0xee, sizeof(held_store[b])); /* stale bytes */
+			if (alloc_left > 0)
+				alloc_left--;
+			return b;
+		}
+	return 0;
+}
+static const struct rt_io_ops test_ops = {t_steal,     t_held_data, t_send_held,
+                                          t_free_held, t_emit,      t_alloc};
 
 /* ---------------------------------------------------------------- frame builders */
 
@@ -288,6 +307,7 @@ static void setup(int host)
 	rt_worker_init(&wk, rt, 0, &test_ops, NULL);
 	memset(held_used, 0, sizeof(held_used));
 	nemitted = nsent_held = nfreed = 0;
+	alloc_left = -1;
 }
 
 /* Runs frames fb[0..n) with lengths len[] through one burst. */
@@ -1073,6 +1093,320 @@ static void test_mixed_burst(void)
 	CHECK(tx == RT_BURST / 2 + wk.st.icmp_sent);
 }
 
+/* ---------------------------------------------------------------- MTU */
+
+/* Ethernet + IPv4 (20 + optlen bytes of header, options opt) + UDP, total IP length tot,
+ * DF and the fragment field fo (flags | offset) as given; the payload is a byte pattern. */
+static unsigned mk_big4(uint8_t *f, unsigned tot, uint16_t fo, const uint8_t *opt, unsigned optlen)
+{
+	memset(f, 0, 2048);
+	memcpy(f, MAC0, 6);
+	memcpy(f + 6, HA, 6);
+	f[12] = 0x08;
+	uint8_t *ip = f + 14;
+	unsigned hl = 20 + optlen;
+	ip[0] = (uint8_t)(0x40 | hl / 4);
+	ip[2] = (uint8_t)(tot >> 8);
+	ip[3] = (uint8_t)tot;
+	ip[4] = 0x56;
+	ip[5] = 0x78;
+	ip[6] = (uint8_t)(fo >> 8);
+	ip[7] = (uint8_t)fo;
+	ip[8] = 64;
+	ip[9] = 17;
+	uint32_t a = ip4("10.1.0.2"), b = ip4("10.82.1.1");
+	memcpy(ip + 12, &a, 4);
+	memcpy(ip + 16, &b, 4);
+	if (optlen)
+		memcpy(ip + 20, opt, optlen);
+	uint8_t *u = ip + hl;
+	u[0] = 0x30;
+	u[1] = 0x39;
+	u[3] = 53;
+	u[4] = (uint8_t)((tot - hl) >> 8);
+	u[5] = (uint8_t)(tot - hl);
+	for (unsigned i = 8; i < tot - hl; i++)
+		u[i] = (uint8_t)(i * 7 + 3);
+	fix_ip4_csum(f);
+	return 14 + tot;
+}
+
+struct frag_want {
+	unsigned mtu, n;     /* egress MTU, fragments expected */
+	const uint8_t *opt2; /* options of the fragments after the first */
+	unsigned hl2;        /* and their header length */
+};
+
+/*
+ * Checks the fragments of orig (the IPv4 packet as sent, ol bytes): the first in fb[0] /
+ * vd[0], the others in sent_held[0..]: Ethernet to GW2 from p1; valid header checksums;
+ * TTL - 1; id, protocol, addresses kept; each no longer than the MTU; offsets continue
+ * the original's, data a multiple of 8 but in the last; MF on all but the last (which has
+ * the original's); options all in the first, only the copied ones after; and the data,
+ * put back together by offset, is the original's byte for byte.
+ */
+static void check_frags(const uint8_t *orig, const struct frag_want *fw)
+{
+	unsigned ohl = (orig[0] & 15u) * 4, otot = (unsigned)(orig[2] << 8 | orig[3]);
+	unsigned ofo = (unsigned)(orig[6] << 8 | orig[7]), base = (ofo & 0x1fff) * 8u;
+	uint8_t data[2048];
+	unsigned covered = 0;
+	memset(data, 0, sizeof(data));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1);
+	CHECK(nsent_held == fw->n - 1);
+	for (unsigned k = 0; k < fw->n && k < NSENT + 1; k++) {
+		const uint8_t *f = k ? sent_held[k - 1].f : fb[0];
+		unsigned flen = k ? sent_held[k - 1].len : vd[0].len;
+		const uint8_t *ip = f + 14;
+		unsigned hl = (ip[0] & 15u) * 4, tot = (unsigned)(ip[2] << 8 | ip[3]);
+		unsigned fo = (unsigned)(ip[6] << 8 | ip[7]), off = (fo & 0x1fff) * 8u;
+		int last = k == fw->n - 1;
+		if (k)
+			CHECK(sent_held[k - 1].port == 1);
+		CHECK(!memcmp(f, GW2, 6) && !memcmp(f + 6, MAC1, 6) && f[12] == 8 && f[13] == 0);
+		CHECK(flen == 14 + tot && tot <= fw->mtu && ip4_valid(ip));
+		CHECK(ip[8] == orig[8] - 1 && ip[9] == orig[9] && !memcmp(ip + 4, orig + 4, 2));
+		CHECK(!memcmp(ip + 12, orig + 12, 8) && ip[1] == orig[1]);
+		CHECK((fo & 0x4000) == 0);
+		if (k == 0) {
+			CHECK(hl == ohl && !memcmp(ip + 20, orig + 20, ohl - 20));
+		} else {
+			CHECK(hl == fw->hl2 && (hl == 20 || !memcmp(ip + 20, fw->opt2, hl - 20)));
+		}
+		CHECK(last ? (fo & 0x2000) == (ofo & 0x2000) : (fo & 0x2000) != 0);
+		CHECK(last || (tot - hl) % 8 == 0);
+		CHECK(off == base + covered); /* in order, no gap, no overlap */
+		if (off >= base && off - base + (tot - hl) <= sizeof(data))
+			memcpy(data + off - base, ip + hl, tot - hl);
+		covered += tot - hl;
+	}
+	CHECK(covered == otot - ohl && !memcmp(data, orig + ohl, otot - ohl));
+	CHECK(wk.st.frag_ok == 1 && wk.st.fragments == fw->n && wk.st.forwarded == 1);
+	for (int r = 0; r < RT_DROP_MAX; r++)
+		CHECK(wk.st.drops[r] == 0);
+}
+
+/* A 1400-byte datagram without DF towards p1 (MTU 1000) becomes two fragments, 976 + 404
+ * bytes of data; with MTU 1001 the first still carries 976 (a multiple of 8). */
+static void test_frag4_plain(void)
+{
+	for (unsigned mtu = 1000; mtu <= 1001; mtu++) {
+		setup(0);
+		rt->port[1].mtu = mtu;
+		uint8_t orig[2048];
+		unsigned len = mk_big4(fb[0], 1400, 0, NULL, 0);
+		memcpy(orig, fb[0] + 14, 1400);
+		run1(len);
+		CHECK(vd[0].len == 14 + 20 + 976 && sent_held[0].len == 14 + 20 + 404);
+		check_frags(orig, &(struct frag_want){mtu, 2, NULL, 20});
+		for (int b = 0; b < NBUF; b++)
+			CHECK(!held_used[b]);
+	}
+}
+
+/* Options (RFC 791 3.1): NOP (not copied), Record Route (copy bit 0), Router Alert (copy
+ * bit 1). The first fragment keeps all 12 bytes; the others carry only Router Alert (24-byte
+ * header). MTU 500: 464 + 472 + 432 bytes of data. A datagram that is already a fragment
+ * (offset 800, MF) keeps its offset base and its MF on the last piece; one that is the last
+ * fragment (MF clear) ends with MF clear. */
+static void test_frag4_options(void)
+{
+	static const uint8_t opt[12] = {0x01, 0x07, 0x07, 0x04, 0, 0, 0, 0, 0x94, 0x04, 0, 0};
+	static const uint8_t opt2[4] = {0x94, 0x04, 0, 0};
+	static const uint16_t fos[3] = {0, 0x2000 | 100, 100};
+	for (int c = 0; c < 3; c++) {
+		setup(0);
+		rt->port[1].mtu = 500;
+		uint8_t orig[2048];
+		unsigned len = mk_big4(fb[0], 1400, fos[c], opt, sizeof(opt));
+		memcpy(orig, fb[0] + 14, 1400);
+		run1(len);
+		check_frags(orig, &(struct frag_want){500, 3, opt2, 24});
+		CHECK(vd[0].len == 14 + 32 + 464 && sent_held[0].len == 14 + 24 + 472);
+		CHECK(sent_held[1].len == 14 + 24 + 432);
+	}
+	/* MTU 68 (the minimum) with 40 bytes of options copied into every fragment: 8 bytes of
+	 * data each, a multiple of 8 still */
+	setup(0);
+	rt->port[1].mtu = 68;
+	uint8_t o40[40], orig[2048];
+	memset(o40, 0, sizeof(o40));
+	o40[0] = 0x94; /* router alert, 4 bytes, copied */
+	o40[1] = 4;
+	o40[4] = 0x88; /* stream id, 4 bytes, copied (obsolete, but has the copy bit) */
+	o40[5] = 4;
+	o40[8] = 0x01; /* NOPs up to the end: not copied */
+	memset(o40 + 8, 1, 32);
+	unsigned len = mk_big4(fb[0], 260, 0, o40, sizeof(o40));
+	memcpy(orig, fb[0] + 14, 260);
+	run1(len);
+	static const uint8_t o8[8] = {0x94, 4, 0, 0, 0x88, 4, 0, 0};
+	check_frags(orig, &(struct frag_want){68, 1 + (200 - 8 + 39) / 40, o8, 28});
+}
+
+/* No buffer for the second fragment: the datagram is dropped (no_buf), nothing is sent,
+ * no buffer leaks; more than RT_FRAG_MAX fragments likewise. */
+static void test_frag4_no_buf(void)
+{
+	setup(0);
+	rt->port[1].mtu = 500;
+	alloc_left = 1; /* three fragments need two */
+	run1(mk_big4(fb[0], 1400, 0, NULL, 0));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_BUF);
+	CHECK(wk.st.drops[RT_DROP_NO_BUF] == 1 && nsent_held == 0 && wk.st.frag_ok == 0);
+	CHECK(wk.st.fragments == 0 && wk.st.forwarded == 0 && nfreed == 1);
+	for (int b = 0; b < NBUF; b++)
+		CHECK(!held_used[b]);
+	setup(0);
+	rt->port[1].mtu = 68; /* 48 bytes a fragment: 1380 bytes are 29 */
+	run1(mk_big4(fb[0], 1400, 0, NULL, 0));
+	CHECK(vd[0].action == RT_ACT_TX && wk.st.fragments == 29 && nsent_held == 28);
+	setup(0);
+	rt->port[1].mtu = 68;
+	uint8_t o40[40];
+	memset(o40, 0, sizeof(o40));
+	o40[0] = 0x94;
+	o40[1] = 40; /* one 40-byte copied option: 8 bytes of data a fragment */
+	run1(mk_big4(fb[0], 1400, 0, o40, sizeof(o40)));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_BUF);
+	CHECK(nsent_held == 0 && nfreed == 0);
+}
+
+/* DF set and bigger than p1's MTU 1000: ICMP Destination Unreachable, Fragmentation Needed
+ * (3/4) back to A from 10.1.0.1 with next-hop MTU 1000 in the low 16 bits of the unused
+ * word (RFC 1191), quoting 548 bytes of the datagram as received (TTL 64); counted as
+ * frag_needed and icmp_sent. Exactly 1000 bytes with DF passes untouched. With a bucket of
+ * 1 the second error is suppressed (icmp_rate). */
+static void test_frag_needed4(void)
+{
+	setup(0);
+	rt->port[1].mtu = 1000;
+	uint8_t orig[2048];
+	unsigned len = mk_big4(fb[0], 1400, 0x4000, NULL, 0);
+	memcpy(orig, fb[0] + 14, 1400);
+	run1(len);
+	uint8_t *ip = fb[0] + 14, *ic = ip + 20;
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(fb[0], HA, 6));
+	CHECK(!memcmp(fb[0] + 6, MAC0, 6) && ip4_valid(ip) && ip[9] == 1);
+	CHECK(!memcmp(ip + 12, (uint8_t[]){10, 1, 0, 1}, 4));
+	CHECK(!memcmp(ip + 16, (uint8_t[]){10, 1, 0, 2}, 4));
+	CHECK(ic[0] == 3 && ic[1] == 4 && ic[4] == 0 && ic[5] == 0);
+	CHECK((ic[6] << 8 | ic[7]) == 1000);
+	CHECK((ip[2] << 8 | ip[3]) == 576 && vd[0].len == 14 + 576);
+	CHECK(cksum(ic, 556, 0) == 0 && !memcmp(ic + 8, orig, 548));
+	CHECK(wk.st.drops[RT_DROP_FRAG_NEEDED] == 1 && wk.st.icmp_sent == 1);
+	CHECK(wk.st.forwarded == 0 && wk.st.frag_ok == 0 && nsent_held == 0);
+	run1(mk_big4(fb[0], 1000, 0x4000, NULL, 0));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && vd[0].len == 1014);
+	CHECK(wk.st.forwarded == 1 && wk.st.frag_ok == 0 && nsent_held == 0);
+
+	setup(0);
+	rt->port[1].mtu = 1000;
+	rt->icmp_rate = 0;
+	rt->icmp_burst = 1;
+	rt_worker_init(&wk, rt, 0, &test_ops, NULL);
+	unsigned l[2] = {mk_big4(fb[0], 1400, 0x4000, NULL, 0),
+	                 mk_big4(fb[1], 1400, 0x4000, NULL, 0)};
+	run(2, l);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0);
+	CHECK(vd[1].action == RT_ACT_DROP && vd[1].reason == RT_DROP_ICMP_RATE);
+	CHECK(wk.st.drops[RT_DROP_FRAG_NEEDED] == 1 && wk.st.drops[RT_DROP_ICMP_RATE] == 1);
+	/* an ICMP error with DF is dropped without an error about it */
+	setup(0);
+	rt->port[1].mtu = 1000;
+	len = mk_big4(fb[0], 1400, 0x4000, NULL, 0);
+	fb[0][14 + 9] = 1;
+	fb[0][14 + 20] = 3;
+	fix_ip4_csum(fb[0]);
+	run1(len);
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_FRAG_NEEDED);
+	CHECK(wk.st.icmp_sent == 0);
+}
+
+/* Fragments of a datagram to an unresolved next hop wait in its hold queue (the first in
+ * the stolen RX buffer, the others in their pool buffers) and leave in order when ARP
+ * answers; the datagram counts once as forwarded. */
+static void test_frag4_held(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	rt->port[1].mtu = 500;
+	unsigned len = mk_big4(fb[0], 1400, 0, NULL, 0);
+	memcpy(fb[0] + 14 + 16, (uint8_t[]){10, 83, 1, 1}, 4);
+	fix_ip4_csum(fb[0]);
+	run1(len);
+	CHECK(vd[0].action == RT_ACT_HELD && nemitted == 1 && nsent_held == 0);
+	CHECK(wk.st.frag_ok == 1 && wk.st.fragments == 3 && wk.st.forwarded == 0);
+	len = mk_arp(fb[0], 2, G9, "10.2.0.9", "10.2.0.1");
+	memcpy(fb[0], MAC1, 6);
+	pk[0] = (struct rt_pkt){.data = fb[0], .len = (uint16_t)len, .port = 1};
+	rt_burst(&wk, pk, 1, vd);
+	CHECK(nsent_held == 3 && wk.st.forwarded == 1);
+	for (unsigned k = 0; k < 3 && k < nsent_held; k++) {
+		const uint8_t *ip = sent_held[k].f + 14;
+		CHECK(!memcmp(sent_held[k].f, G9, 6) && ip4_valid(ip) && sent_held[k].port == 1);
+		CHECK(((ip[6] << 8 | ip[7]) & 0x1fff) == (k == 0 ? 0 : k == 1 ? 60 : 120));
+	}
+	for (int b = 0; b < NBUF; b++)
+		CHECK(!held_used[b]);
+}
+
+/* IPv6 bigger than p1's MTU 1280: ICMPv6 Packet Too Big (2/0) from fd01::1 to fd01::2 with
+ * MTU 1280, quoting as much as fits in 1280 bytes (1232), as received (hop limit 64);
+ * counted as too_big and icmp_sent. 1280 bytes pass. Routers never fragment IPv6. */
+static void test_too_big6(void)
+{
+	setup(0);
+	rt->port[1].mtu = 1280;
+	uint8_t orig[2048];
+	unsigned len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 64);
+	uint8_t *ip = fb[0] + 14;
+	ip[4] = (1400 - 40) >> 8;
+	ip[5] = (1400 - 40) & 0xff;
+	for (unsigned i = 48; i < 1400; i++)
+		ip[i] = (uint8_t)(i * 13);
+	len = 14 + 1400;
+	memcpy(orig, ip, 1400);
+	run1(len);
+	uint8_t *ic = ip + 40, a[16];
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(fb[0], HA, 6));
+	CHECK(vd[0].len == 14 + 1280 && (ip[4] << 8 | ip[5]) == 1240);
+	CHECK(ip[6] == 58 && ic[0] == 2 && ic[1] == 0);
+	CHECK(ic[4] == 0 && ic[5] == 0 && (ic[6] << 8 | ic[7]) == 1280);
+	CHECK(!memcmp(ic + 8, orig, 1232) && cksum6(ip, ic, 1240, 58) == 0);
+	ip6("fd01::1", a);
+	CHECK(!memcmp(ip + 8, a, 16));
+	ip6("fd01::2", a);
+	CHECK(!memcmp(ip + 24, a, 16));
+	CHECK(wk.st.drops[RT_DROP_TOO_BIG] == 1 && wk.st.icmp_sent == 1);
+	CHECK(wk.st.forwarded == 0 && wk.st.fragments == 0 && nsent_held == 0);
+	len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 64);
+	ip[4] = (1280 - 40) >> 8;
+	ip[5] = (1280 - 40) & 0xff;
+	run1(14 + 1280);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && vd[0].len == 14 + 1280);
+	CHECK(wk.st.forwarded == 1 && wk.st.drops[RT_DROP_TOO_BIG] == 1);
+}
+
+/* The config side: an IPv6 address or route on a port whose MTU is below 1280 is refused,
+ * naming it. */
+static void test_mtu_ipv6_min(void)
+{
+	setup(0);
+	char err[256] = "";
+	uint8_t a[16];
+	CHECK(rt_port_add(rt, "p2", "test:p2", (uint8_t[6]){2, 0, 0, 0, 0, 0x12}, 1000, 0) == 2);
+	ip6("fd03::1", a);
+	CHECK(rt_port_addr_add(rt, 2, AF_INET6, a, 64, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "p2: mtu 1000") != NULL);
+	struct rt_route r = {.family = AF_INET6, .plen = 32};
+	ip6("fd99::", r.dst);
+	snprintf(r.dev, sizeof(r.dev), "p2");
+	CHECK(rt_route_add(rt, &r, 1, err, sizeof(err)) == -EINVAL);
+	CHECK(strstr(err, "routes[0]: dev p2 has mtu 1000") != NULL);
+}
+
 int main(void)
 {
 	rcu_register_thread();
@@ -1100,6 +1434,13 @@ int main(void)
 	test_icmp_rate();
 	test_ctl();
 	test_mixed_burst();
+	test_frag4_plain();
+	test_frag4_options();
+	test_frag4_no_buf();
+	test_frag_needed4();
+	test_frag4_held();
+	test_too_big6();
+	test_mtu_ipv6_min();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
