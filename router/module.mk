@@ -17,4 +17,4 @@ bin/nmrouter: $(call objs,$(RT_BIN_SRCS)) lib/libnmapi.a lib/liblpm.a lib/libnms
 	$(CC) $(CFLAGS) -o $@ $^ $(RT_LDLIBS) $(API_LDLIBS) $(SYS_LIBS)
 
 INTEG_TESTS += tests/router/config.sh tests/router/test_forwarding.py tests/router/test_icmp_drops.py \
-               tests/router/test_fulltable.py
+               tests/router/test_fulltable.py tests/router/test_mtu.py

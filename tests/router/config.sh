@@ -41,6 +41,11 @@ expect_error neigh_mac 'c["neighbors"][0]["lladdr"]="zz"' 'neighbors[0].lladdr'
 expect_error neigh_dev 'c["neighbors"][0]["dev"]="p9"' 'neighbors[0]'
 expect_error workers 'c["workers"]=0' 'workers: want an integer'
 expect_error v6_gw 'c["routes"].append({"dst": "fd82::/32", "gateway": "fd89::2"})' 'routes[1]: gateway fd89::2'
+expect_error mtu_low 'c["ports"][0]["mtu"]=67' 'ports[0].mtu: want an integer in 68..9000'
+expect_error mtu_high 'c["ports"][0]["mtu"]=9001' 'ports[0].mtu: want an integer in 68..9000'
+expect_error mtu_type 'c["ports"][0]["mtu"]="1500"' 'ports[0].mtu: want an integer in 68..9000'
+expect_error mtu_v6_addr 'c["ports"][1]["mtu"]=1279' 'ports[1].mtu: 1279 is below 1280, the IPv6 minimum'
+expect_error mtu_v6_route 'c["ports"][0]["mtu"]=576; c["routes"].append({"dst": "fd83::/32", "dev": "p0"})' 'routes[1]: dev p0 has mtu 576, below IPv6'"'"'s minimum 1280'
 
 # not JSON at all
 echo '{"ports": [' >"$NSTEST_TMP/syntax.json"
@@ -50,6 +55,13 @@ in_ns r "$BIN/nmrouter" -c "$NSTEST_TMP/syntax.json" >"$NSTEST_TMP/syntax.out" 2
 # --check accepts the good one; starting it then fails on the interface (exit 1), by name
 echo "$good" >"$NSTEST_TMP/good.json"
 in_ns r "$BIN/nmrouter" -c "$NSTEST_TMP/good.json" --check || die "--check rejected a good config"
+# the MTU limits themselves are good: 68 on an IPv4-only port, 1280 on one with IPv6, 9000
+$PY -c "import json,sys; c=json.loads(sys.argv[1]); c['ports'][0]['mtu']=68; c['ports'][1]['mtu']=1280
+json.dump(c, open(sys.argv[2], 'w'))" "$good" "$NSTEST_TMP/mtu.json" || die "cannot write mtu.json"
+in_ns r "$BIN/nmrouter" -c "$NSTEST_TMP/mtu.json" --check || die "--check rejected mtu 68 / 1280"
+$PY -c "import json,sys; c=json.loads(sys.argv[1]); c['ports'][1]['mtu']=9000
+json.dump(c, open(sys.argv[2], 'w'))" "$good" "$NSTEST_TMP/mtu9k.json" || die "cannot write mtu9k.json"
+in_ns r "$BIN/nmrouter" -c "$NSTEST_TMP/mtu9k.json" --check || die "--check rejected mtu 9000"
 in_ns r "$BIN/nmrouter" -c "$NSTEST_TMP/good.json" >"$NSTEST_TMP/run.out" 2>&1
 rc=$?
 [ $rc -eq 1 ] && grep -q 'nosuch0: no such interface' "$NSTEST_TMP/run.out" ||

@@ -6,6 +6,8 @@
 
 Addresses: p0 10.81.1.1/24 fd81:1::1/64, p1 10.81.2.1/24 fd81:2::1/64, p2 10.81.3.1/24
 fd81:3::1/64; A, B, C are .2 / ::2 on their links with the router as default gateway.
+mtu={"p1": 1000, ...} gives a link that MTU on both veth ends and as the router port's "mtu";
+a link below 1280 carries no IPv6 (no addresses on either side, as Linux and the config want).
 Every namespace, process and file is removed by close(), whatever happened. Waits are
 bounded polls. Packets are sent and received with scapy from inside a namespace by
 switching the calling thread's network namespace (setns) around socket creation.
@@ -117,7 +119,8 @@ class Listener:
 
 
 class Lab:
-    def __init__(self, host=True, routes=None, neighbors=None, extra=None, with_c=True):
+    def __init__(self, host=True, routes=None, neighbors=None, extra=None, with_c=True,
+                 mtu=None):
         _counter[0] += 1
         self.p = f"nmr{os.getpid() % 100000}x{_counter[0]}"
         self.tmp = tempfile.mkdtemp(prefix="nmrouter-test-")
@@ -126,6 +129,7 @@ class Lab:
         self.listeners = []
         self.bg = []
         self.host = host
+        self.mtu = dict(mtu or {})
         try:
             self._build(with_c)
             self._start(host, routes, neighbors, extra or {})
@@ -150,18 +154,27 @@ class Lab:
                 rif, "netns", self.ns("r"))
             run("ip", "-n", self.ns(n), "link", "set", hif, "address", MAC[hif])
             run("ip", "-n", self.ns("r"), "link", "set", rif, "address", MAC[rif])
+            if rif in self.mtu:
+                run("ip", "-n", self.ns("r"), "link", "set", rif, "mtu", str(self.mtu[rif]))
+                run("ip", "-n", self.ns(n), "link", "set", hif, "mtu", str(self.mtu[rif]))
+            v6 = self.mtu.get(rif, 1500) >= 1280
             # the router's interfaces carry no addresses and no IPv6 of the kernel's own
-            run("ip", "netns", "exec", self.ns("r"), "sysctl", "-qw",
-                f"net.ipv6.conf.{rif}.disable_ipv6=1")
+            # (below 1280 Linux has no IPv6 on a link at all)
+            if v6:
+                run("ip", "netns", "exec", self.ns("r"), "sysctl", "-qw",
+                    f"net.ipv6.conf.{rif}.disable_ipv6=1")
             run("ip", "-n", self.ns("r"), "link", "set", rif, "up")
             run("ip", "-n", self.ns(n), "link", "set", hif, "up")
             # veth leaves TCP/UDP checksums to "hardware" (CHECKSUM_PARTIAL); frames that
             # cross AF_XDP reach userspace without them, so the hosts compute their own
             run("ip", "netns", "exec", self.ns(n), "ethtool", "-K", hif, "tx", "off")
             run("ip", "-n", self.ns(n), "addr", "add", f"10.81.{net}.2/24", "dev", hif)
-            run("ip", "-n", self.ns(n), "addr", "add", f"fd81:{net}::2/64", "dev", hif, "nodad")
             run("ip", "-n", self.ns(n), "route", "add", "default", "via", f"10.81.{net}.1")
-            run("ip", "-n", self.ns(n), "-6", "route", "add", "default", "via", f"fd81:{net}::1")
+            if v6:
+                run("ip", "-n", self.ns(n), "addr", "add", f"fd81:{net}::2/64", "dev", hif,
+                    "nodad")
+                run("ip", "-n", self.ns(n), "-6", "route", "add", "default", "via",
+                    f"fd81:{net}::1")
         self.ports = [h[2] for h in hosts]
 
     def _start(self, host, routes, neighbors, extra):
@@ -169,6 +182,10 @@ class Lab:
         for i, rif in enumerate(self.ports):
             ports.append({"name": rif, "spec": f"netmap:{rif}",
                           "addresses": [f"10.81.{i + 1}.1/24", f"fd81:{i + 1}::1/64"]})
+            if rif in self.mtu:
+                ports[-1]["mtu"] = self.mtu[rif]
+                if self.mtu[rif] < 1280:
+                    ports[-1]["addresses"].pop()
         if host:
             ports[0]["host"] = True
         cfg = {"ports": ports, "routes": routes or [], "neighbors": neighbors or [],
