@@ -11,4 +11,9 @@ bin/tests/host_ping: build/obj/sys/tests/host_ping.o build/obj/tools/pktgen_fram
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $^ $(SYS_LIBS)
 BINS += bin/tests/host_ping
+
+bin/tests/xdp_own: build/obj/sys/tests/xdp_own.o lib/libnmsys.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(SYS_LIBS)
+BINS += bin/tests/xdp_own
 INTEG_TESTS += tests/sys/ports.sh

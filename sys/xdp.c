@@ -403,7 +403,7 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 			x->fqp->cached_prod -= n;
 			for (uint32_t k = 0; k < i; k++)
 				nm_pool_put(
-				    pl, (uint32_t)(*xsk_ring_prod__fill_addr(x->fqp, idx - n + k) /
+				    pl, (uint32_t)(*xsk_ring_prod__fill_addr(x->fqp, idx - i + k) /
 				                   pl->frame_size));
 			rc = -ENOBUFS;
 			goto fail;

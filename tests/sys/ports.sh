@@ -77,6 +77,14 @@ grep -q "pool audit ok" "$NSTEST_TMP/host.log" || die "host ring audit: $(cat "$
 in_ns a ip link show nmh-va >/dev/null 2>&1 && die "TAP nmh-va left behind"
 echo "ok: host rings: $(grep "^host_ping:" "$NSTEST_TMP/host.log")"
 
+# AF_XDP buffer ownership on error and close paths (sys/tests/xdp_own.c): two ends of a
+# veth pair in one namespace.
+veth a xa a xb
+in_ns a "$BIN/tests/xdp_own" xa xb >"$NSTEST_TMP/own.log" 2>&1 || die "xdp_own: $(cat "$NSTEST_TMP/own.log")"
+in_ns a ip -d link show xa | grep -q xdp && die "an XDP program stayed attached to xa"
+in_ns a ip -d link show xb | grep -q xdp && die "an XDP program stayed attached to xb"
+echo "ok: $(grep -c '^xdp_own: ' "$NSTEST_TMP/own.log") ownership lines: $(tail -n1 "$NSTEST_TMP/own.log")"
+
 # Bad specs: fail fast, non-zero, one clear line, nothing left behind.
 for spec in netmap:nosuchif netmap:va-99 foo "" "netmap:va/bogus"; do
 	out=$(in_ns a timeout 5 "$BIN/pkt-gen" -i "$spec" -f rx -T 0 -n 1 2>&1) && die "spec '$spec' was accepted"
