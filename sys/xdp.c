@@ -244,11 +244,12 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 		}
 		if (x->xsk)
 			xsk_socket__delete(x->xsk);
-		/* The buffers the slots name go back to the pool. Those posted to the fill
+		/* The buffers the slots name go back to the pool: the user's [head, tail) and
+		 * the released ones not yet posted, [hwcur, head). Those posted to the fill
 		 * ring cannot be named (the kernel hands them back in any order) and stay
 		 * out of the pool until the process ends: close ports at exit, not per flow. */
 		if (rp->rx) {
-			for (uint32_t i = rp->rx->head; i != rp->rx->tail;
+			for (uint32_t i = rp->rx_hwcur; i != rp->rx->tail;
 			     i = nm_ring_next(rp->rx, i))
 				nm_pool_put(pl, rp->rx->slot[i].buf_idx);
 		}
