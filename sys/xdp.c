@@ -76,9 +76,12 @@ static int umem_setup(struct nm_pool *pl)
 {
 	if (pl->umem)
 		return 0;
+	/* Every socket's fill ring takes all N buffers of its RX side at once, and its
+	 * completion ring up to N TX descriptors: size both for the largest ring size
+	 * nmport_open accepts (16384), not the default. */
 	struct xsk_umem_config cfg = {
-	    .fill_size = 4096,
-	    .comp_size = 4096,
+	    .fill_size = 16384,
+	    .comp_size = 16384,
 	    .frame_size = pl->frame_size,
 	    .frame_headroom = 0,
 	    .flags = 0,
