@@ -46,12 +46,32 @@ struct tm_ent {
 	uint8_t len;
 } __attribute__((packed, aligned(4)));
 
+#ifndef TM_NEST
 /* A region's routes longer than TM_S bits, sorted by (key, len); allocated to fit exactly
  * (the block rebuild that follows every change costs more than the realloc). */
 struct tm_reg {
 	uint32_t n;
 	struct tm_ent e[];
 };
+#else
+/* With TM_NEST a region holds thousands of routes and an update rebuilds a block of a few
+ * dozen: one sorted array per region would cost a memmove of ~18 KB and a long binary search
+ * per update. The routes are kept in sorted *chunks* of at most TM_CH entries instead (a
+ * full chunk splits in two halves, an empty one is dropped); a block's routes are read in
+ * place when they sit in one chunk, else gathered into scratch (tm_slice()). */
+#define TM_CH 64
+struct tm_chk {
+	uint32_t n; /* entries in use, never 0 while listed */
+	uint32_t pad;
+	struct tm_ent e[TM_CH];
+};
+
+struct tm_reg {
+	uint32_t n;          /* routes in all chunks */
+	uint32_t nch, chcap; /* chunks, in key order; room in ch */
+	struct tm_chk **ch;
+};
+#endif
 
 /* Header of a region's block; the nodes follow it, then the leaves. */
 struct tm_blk {
@@ -59,6 +79,9 @@ struct tm_blk {
 	uint32_t nnodes;  /* nodes in the block */
 	uint32_t nleaves; /* leaves after the nodes */
 	uint32_t bytes;   /* size of the allocation */
+#ifdef TM_NEST
+	uint64_t prox; /* slots of the root node whose child is a proxy (a sub-block's root) */
+#endif
 };
 
 TM_PRIV
@@ -80,6 +103,10 @@ TM_PRIV
 	size_t nfresh, fresh_cap;
 	struct lpm_node **fp; /* scratch: final place of each scratch node */
 	size_t fp_cap;
+	struct tm_chk *spare; /* the last chunk emptied, kept so that a failed delete can put
+	                       * its route back without allocating */
+	struct tm_ent *slc;   /* scratch: a block's routes gathered from several chunks */
+	size_t slc_cap;
 #endif
 };
 
@@ -143,25 +170,12 @@ static inline uint32_t tm_nreg(const TM_PRIV *p, uint32_t r)
 	return p->reg[r] ? p->reg[r]->n : 0;
 }
 
+#ifndef TM_NEST
 static inline size_t tm_reg_bytes(size_t n)
 {
 	return sizeof(struct tm_reg) + n * sizeof(struct tm_ent);
 }
-
-/* Entries allocated for a region array of n routes: exactly n, or with TM_NEST (large
- * regions, cheap rebuilds) the next power of two, so that an insert reallocates only when n
- * is a power of two and a remove never does (until the array is empty). */
-static inline size_t tm_reg_alloc(size_t n)
-{
-#ifdef TM_NEST
-	size_t c = 1;
-	while (c < n)
-		c *= 2;
-	return c;
-#else
-	return n;
 #endif
-}
 
 /* ---- private state ---- */
 
@@ -172,8 +186,16 @@ static void tm_priv_free(TM_PRIV *p)
 	for (size_t i = 0; i < p->ngc; i++)
 		free(p->gc[i]);
 	if (p->reg)
-		for (size_t r = 0; r < TM_NREG; r++)
+		for (size_t r = 0; r < TM_NREG; r++) {
+#ifdef TM_NEST
+			if (p->reg[r]) {
+				for (size_t c = 0; c < p->reg[r]->nch; c++)
+					free(p->reg[r]->ch[c]);
+				free(p->reg[r]->ch);
+			}
+#endif
 			free(p->reg[r]);
+		}
 	free(p->heap);
 	free(p->reg);
 	free(p->gc);
@@ -184,6 +206,8 @@ static void tm_priv_free(TM_PRIV *p)
 		free(p->fresh[i]);
 	free(p->fresh);
 	free(p->fp);
+	free(p->spare);
+	free(p->slc);
 #endif
 	free(p);
 }
@@ -238,15 +262,6 @@ static inline struct lpm_node *tm_proxy_root(const struct lpm_node *px)
 	                                      sizeof(struct lpm_node));
 }
 
-/* Whether node n of the block whose root is root points outside it (a proxy). A leaf-only
- * node at the end of the block has its base at the block's end. */
-static inline int tm_is_proxy(const struct lpm_node *root, const struct lpm_node *n)
-{
-	const struct tm_blk *b = tm_blk_of((uint64_t)(uintptr_t)root);
-	uint64_t w = tm_node_word(n), lo = (uint64_t)(uintptr_t)b;
-	return w < lo || w > lo + b->bytes;
-}
-
 /* Child of node n for slot c (its bit set in vec). */
 static inline struct lpm_node *tm_child(const struct lpm_node *n, unsigned c)
 {
@@ -258,16 +273,15 @@ static inline struct lpm_node *tm_child(const struct lpm_node *n, unsigned c)
  * a leaf or an inline child. Only a root node has proxies (see tm_build_root_nest()). */
 static inline struct lpm_node *tm_proxy_at(const struct lpm_node *root, unsigned c)
 {
-	if (!(root->vec >> c & 1))
+	if (!(tm_blk_of((uint64_t)(uintptr_t)root)->prox >> c & 1))
 		return NULL;
-	const struct lpm_node *ch = tm_child(root, c);
-	return tm_is_proxy(root, ch) ? tm_proxy_root(ch) : NULL;
+	return tm_proxy_root(tm_child(root, c));
 }
 
 /* Free a block and its sub-blocks at once (no reader can see them). */
 static void tm_free_tree(struct lpm_node *root)
 {
-	for (uint64_t m = root->vec; m; m &= m - 1) {
+	for (uint64_t m = tm_blk_of((uint64_t)(uintptr_t)root)->prox; m; m &= m - 1) {
 		struct lpm_node *s = tm_proxy_at(root, (unsigned)__builtin_ctzll(m));
 		if (s)
 			tm_free_tree(s);
@@ -444,6 +458,7 @@ static int tm_build_node(TM_PRIV *p, size_t ni, unsigned d, const struct tm_ent 
 	return 0;
 }
 
+#ifndef TM_NEST
 /* Build the block of region r (which has longer prefixes) into *out (a root pointer). */
 __attribute__((unused)) static int tm_build_region(TM_PRIV *p, uint32_t r, uint32_t def,
                                                    uint64_t *out)
@@ -477,6 +492,7 @@ __attribute__((unused)) static int tm_build_region(TM_PRIV *p, uint32_t r, uint3
 	*out = (uint64_t)(uintptr_t)nodes;
 	return 0;
 }
+#endif
 
 /* Store e into direct[r] for the readers; retire the block it replaces. */
 __attribute__((unused)) static void tm_publish(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
@@ -499,6 +515,255 @@ __attribute__((unused)) static void tm_publish(TM_PRIV *p, uint64_t *direct, uin
 		tm_retire(p, b);
 	}
 }
+
+/* ---- region arrays ---- */
+
+/*
+ * The store of a region's long routes: tm_find() (binary search: 1 and the position of
+ * key/len if present, else 0 and the position where it would go), tm_ent_at(),
+ * tm_reg_insert() / tm_reg_remove() at a position found by tm_find(), tm_slice() (the routes
+ * of a block). A position is an index (one array per region) or, with TM_NEST, chunk << 32 |
+ * index in the chunk.
+ */
+#ifndef TM_NEST
+static inline struct tm_ent *tm_ent_at(const TM_PRIV *p, uint32_t r, size_t pos)
+{
+	return &p->reg[r]->e[pos];
+}
+
+static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
+{
+	const struct tm_ent *e = p->reg[r] ? p->reg[r]->e : NULL;
+	size_t lo = 0, hi = tm_nreg(p, r);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
+		if (c == 0) {
+			*pos = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*pos = lo;
+	return 0;
+}
+
+static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
+{
+	size_t n = tm_nreg(p, r);
+	struct tm_reg *a = realloc(p->reg[r], tm_reg_bytes(n + 1));
+	if (!a)
+		return -ENOMEM;
+	p->reg[r] = a;
+	memmove(a->e + pos + 1, a->e + pos, (n - pos) * sizeof(a->e[0]));
+	a->e[pos].key = key;
+	a->e[pos].len = (uint8_t)len;
+	a->e[pos].nh = nh;
+	a->n = (uint32_t)(n + 1);
+	return 0;
+}
+
+static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
+{
+	struct tm_reg *a = p->reg[r], *s;
+	size_t n = a->n - 1;
+	memmove(a->e + pos, a->e + pos + 1, (n - pos) * sizeof(a->e[0]));
+	a->n = (uint32_t)n;
+	if (n == 0) {
+		free(a);
+		p->reg[r] = NULL;
+		return;
+	}
+	if ((s = realloc(a, tm_reg_bytes(n))) != NULL)
+		p->reg[r] = s;
+}
+#else
+static inline struct tm_ent *tm_ent_at(const TM_PRIV *p, uint32_t r, size_t pos)
+{
+	return &p->reg[r]->ch[pos >> 32]->e[(uint32_t)pos];
+}
+
+/* In chunk k from index lo: the first entry not below key/len (*at), 1 if it is key/len. */
+static int tm_chk_find(const struct tm_chk *k, size_t lo, tm_key key, unsigned len, size_t *at)
+{
+	size_t hi = k->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tm_cmp(k->e[mid].key, k->e[mid].len, key, len);
+		if (c == 0) {
+			*at = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return 0;
+}
+
+static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
+{
+	const struct tm_reg *a = p->reg[r];
+	size_t lo = 1, hi, at;
+	int found;
+
+	if (!a || !a->nch) {
+		*pos = 0;
+		return 0;
+	}
+	/* the last chunk whose first entry is not above key/len, or the first chunk */
+	hi = a->nch;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct tm_ent *f = &a->ch[mid]->e[0];
+		if (tm_cmp(f->key, f->len, key, len) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	found = tm_chk_find(a->ch[lo - 1], 0, key, len, &at);
+	*pos = (lo - 1) << 32 | at;
+	return found;
+}
+
+static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
+{
+	struct tm_reg *a = p->reg[r];
+	size_t c = pos >> 32, i = (uint32_t)pos;
+	struct tm_chk *k;
+
+	if (!a) {
+		if ((a = calloc(1, sizeof(*a))) == NULL)
+			return -ENOMEM;
+		p->reg[r] = a; /* kept, even when empty again */
+	}
+	if (!a->nch || a->ch[c]->n == TM_CH) { /* a new chunk: the first, or half of a full one */
+		if (a->nch == a->chcap) {
+			uint32_t cap = a->chcap ? 2 * a->chcap : 4;
+			struct tm_chk **ch = realloc(a->ch, cap * sizeof(*ch));
+			if (!ch)
+				return -ENOMEM;
+			a->ch = ch;
+			a->chcap = cap;
+		}
+		if ((k = p->spare) != NULL)
+			p->spare = NULL;
+		else if ((k = malloc(sizeof(*k))) == NULL)
+			return -ENOMEM;
+		if (!a->nch) {
+			k->n = 0;
+			a->ch[0] = k;
+			a->nch = 1;
+		} else {
+			struct tm_chk *o = a->ch[c];
+			memmove(a->ch + c + 2, a->ch + c + 1, (a->nch - c - 1) * sizeof(*a->ch));
+			a->ch[c + 1] = k;
+			a->nch++;
+			memcpy(k->e, o->e + TM_CH / 2, (TM_CH / 2) * sizeof(o->e[0]));
+			k->n = TM_CH / 2;
+			o->n = TM_CH / 2;
+			if (i > TM_CH / 2) {
+				c++;
+				i -= TM_CH / 2;
+			}
+		}
+	}
+	k = a->ch[c];
+	memmove(k->e + i + 1, k->e + i, (k->n - i) * sizeof(k->e[0]));
+	k->e[i].key = key;
+	k->e[i].len = (uint8_t)len;
+	k->e[i].nh = nh;
+	k->n++;
+	a->n++;
+	return 0;
+}
+
+static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
+{
+	struct tm_reg *a = p->reg[r];
+	size_t c = pos >> 32, i = (uint32_t)pos;
+	struct tm_chk *k = a->ch[c];
+
+	memmove(k->e + i, k->e + i + 1, (k->n - i - 1) * sizeof(k->e[0]));
+	k->n--;
+	a->n--;
+	if (!k->n) {
+		memmove(a->ch + c, a->ch + c + 1, (a->nch - c - 1) * sizeof(*a->ch));
+		a->nch--;
+		free(p->spare);
+		p->spare = k;
+	}
+}
+
+/* In chunk k from index lo: the first entry whose top d bits are not top. */
+static size_t tm_chk_end(const struct tm_chk *k, size_t lo, tm_key top, unsigned d)
+{
+	size_t hi = k->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if ((k->e[mid].key >> (TM_W - d)) == top)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The routes of region r under the d-bit prefix of key and longer than d (d = TM_S: all of
+ * them), sorted: *e, *n. In place when they sit in one chunk, else copied into p->slc (valid
+ * until the next call). */
+static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, const struct tm_ent **e,
+                    size_t *n)
+{
+	const struct tm_reg *a = p->reg[r];
+	tm_key top = key >> (TM_W - d);
+	size_t pos = 0, c, i, end, m = 0;
+
+	*e = p->slc;
+	*n = 0;
+	if (!a || !a->nch)
+		return 0;
+	if (d > TM_S)
+		tm_find(p, r, top << (TM_W - d), d + 1, &pos);
+	c = pos >> 32;
+	i = (uint32_t)pos;
+	if (i == a->ch[c]->n) {
+		if (c + 1 == a->nch)
+			return 0;
+		c++;
+		i = 0;
+	}
+	end = d > TM_S ? tm_chk_end(a->ch[c], i, top, d) : a->ch[c]->n;
+	if (end < a->ch[c]->n || c + 1 == a->nch) {
+		*e = a->ch[c]->e + i;
+		*n = end - i;
+		return 0;
+	}
+	if (p->slc_cap < a->n) {
+		struct tm_ent *s = realloc(p->slc, a->n * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		p->slc = s;
+		p->slc_cap = a->n;
+	}
+	for (;;) {
+		memcpy(p->slc + m, a->ch[c]->e + i, (end - i) * sizeof(*p->slc));
+		m += end - i;
+		if (end < a->ch[c]->n || ++c == a->nch)
+			break;
+		i = 0;
+		end = d > TM_S ? tm_chk_end(a->ch[c], 0, top, d) : a->ch[c]->n;
+	}
+	*e = p->slc;
+	*n = m;
+	return 0;
+}
+#endif
 
 #ifdef TM_NEST
 /*
@@ -572,11 +837,12 @@ static void tm_fresh_drop(TM_PRIV *p)
  * largest children become proxies (recorded in pend) until the inline ones hold at most
  * TM_NEST_BUDGET routes. */
 static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n,
-                              uint32_t def, struct tm_pend *pend, unsigned *npend)
+                              uint32_t def, struct tm_pend *pend, unsigned *npend,
+                              uint64_t *proxmask)
 {
 	uint32_t val[64];
 	size_t first[64], cnt[64];
-	uint64_t vec = 0, leafvec = 0, prox = 0, bnd = 1;
+	uint64_t vec = 0, leafvec = 0, prox = 0, bnd = 1, small[TM_NEST_BUDGET + 1] = {0};
 	unsigned end = d + 6;
 	size_t cb = 0, lb = p->sl_len, k, inl = 0;
 	int rc;
@@ -597,16 +863,26 @@ static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, si
 			inl++;
 		}
 	}
-	while (inl > TM_NEST_BUDGET) {
-		unsigned best = 64;
-		for (uint64_t m = vec & ~prox; m; m &= m - 1) {
+	/* The largest children become proxies (the first slot among equals) until the inline
+	 * ones hold at most TM_NEST_BUDGET routes: all those above the budget, then from
+	 * small[t], the slots holding t routes, for t from the budget down. */
+	if (inl > TM_NEST_BUDGET) {
+		for (uint64_t m = vec; m; m &= m - 1) {
 			unsigned c = (unsigned)__builtin_ctzll(m);
-			if (best == 64 || cnt[c] > cnt[best])
-				best = c;
+			if (cnt[c] > TM_NEST_BUDGET) {
+				prox |= 1ULL << c;
+				inl -= cnt[c];
+			} else {
+				small[cnt[c]] |= 1ULL << c;
+			}
 		}
-		prox |= 1ULL << best;
-		inl -= cnt[best];
+		for (unsigned t = TM_NEST_BUDGET; inl > TM_NEST_BUDGET; t--)
+			for (uint64_t m = small[t]; m && inl > TM_NEST_BUDGET; m &= m - 1) {
+				prox |= m & -m;
+				inl -= t;
+			}
 	}
+	*proxmask = prox;
 	if (vec && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(vec), &cb)) != 0)
 		return rc;
 	if ((rc = tm_leaves(p, val, vec, bnd, &leafvec)) != 0)
@@ -649,13 +925,14 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	struct tm_pend pend[64];
 	unsigned np = 0;
 	size_t root, bytes;
+	uint64_t prox;
 	int rc;
 
 	p->sn_len = 0;
 	p->sl_len = 0;
 	if ((rc = tm_sn_reserve(p, 1, &root)) != 0)
 		return rc;
-	if ((rc = tm_build_root_nest(p, d, e, n, def, pend, &np)) != 0)
+	if ((rc = tm_build_root_nest(p, d, e, n, def, pend, &np, &prox)) != 0)
 		return rc;
 	if ((rc = tm_fresh_room(p)) != 0)
 		return rc;
@@ -679,6 +956,7 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	b->nnodes = (uint32_t)p->sn_len;
 	b->nleaves = (uint32_t)p->sl_len;
 	b->bytes = (uint32_t)bytes;
+	b->prox = prox;
 	p->fresh[p->nfresh++] = b;
 	p->nnodes += b->nnodes;
 	p->nleaves += b->nleaves;
@@ -729,11 +1007,9 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
  * that nw does not reuse. */
 static void tm_retire_tree(TM_PRIV *p, struct lpm_node *old, const struct lpm_node *nw)
 {
-	for (uint64_t m = old->vec; m; m &= m - 1) {
+	for (uint64_t m = tm_blk_of((uint64_t)(uintptr_t)old)->prox; m; m &= m - 1) {
 		unsigned c = (unsigned)__builtin_ctzll(m);
 		struct lpm_node *os = tm_proxy_at(old, c), *ns;
-		if (!os)
-			continue;
 		ns = nw ? tm_proxy_at(nw, c) : NULL;
 		if (os != ns)
 			tm_retire_tree(p, os, ns);
@@ -755,21 +1031,6 @@ static void tm_publish_nest(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e
 		               (e & 1) ? NULL : (const struct lpm_node *)(uintptr_t)e);
 }
 
-/* First index from lo in region r whose key is not under the d-bit prefix of key. */
-static size_t tm_slice_end(const TM_PRIV *p, uint32_t r, size_t lo, tm_key key, unsigned d)
-{
-	const struct tm_ent *e = p->reg[r]->e;
-	size_t hi = p->reg[r]->n;
-	tm_key top = key >> (TM_W - d);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if ((e[mid].key >> (TM_W - d)) == top)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
 #endif
 
 /* Make region r answer from its array and default def. force: rebuild even if def is the
@@ -793,7 +1054,11 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 		return 0;
 #ifdef TM_NEST
 	struct lpm_node *nr;
-	rc = tm_build_block(p, TM_S, p->reg[r]->e, p->reg[r]->n, def,
+	const struct tm_ent *re;
+	size_t rn;
+	if ((rc = tm_slice(p, r, 0, TM_S, &re, &rn)) != 0)
+		return rc;
+	rc = tm_build_block(p, TM_S, re, rn, def,
 	                    (cur & 1) ? NULL : (const struct lpm_node *)(uintptr_t)cur, &nr);
 	if (rc) {
 		tm_fresh_drop(p);
@@ -832,70 +1097,6 @@ static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, u
 	return tm_fill(p, direct, 2 * idx + 1, level + 1, def);
 }
 
-/* ---- region arrays ---- */
-
-/* Binary search of region r for key/len: 1 and its index if present, else 0 and the index
- * where it would go. */
-static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
-{
-	const struct tm_ent *e = p->reg[r] ? p->reg[r]->e : NULL;
-	size_t lo = 0, hi = tm_nreg(p, r);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
-		if (c == 0) {
-			*pos = mid;
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*pos = lo;
-	return 0;
-}
-
-static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
-{
-	size_t n = tm_nreg(p, r);
-	struct tm_reg *a = p->reg[r];
-#ifdef TM_NEST
-	if (!a || (n & (n - 1)) == 0)
-#endif
-	{
-		a = realloc(a, tm_reg_bytes(tm_reg_alloc(n + 1)));
-		if (!a)
-			return -ENOMEM;
-		p->reg[r] = a;
-	}
-	memmove(a->e + pos + 1, a->e + pos, (n - pos) * sizeof(a->e[0]));
-	a->e[pos].key = key;
-	a->e[pos].len = (uint8_t)len;
-	a->e[pos].nh = nh;
-	a->n = (uint32_t)(n + 1);
-	return 0;
-}
-
-static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
-{
-	struct tm_reg *a = p->reg[r], *s;
-	size_t n = a->n - 1;
-	memmove(a->e + pos, a->e + pos + 1, (n - pos) * sizeof(a->e[0]));
-	a->n = (uint32_t)n;
-	if (n == 0) {
-		free(a);
-		p->reg[r] = NULL;
-		return;
-	}
-#ifndef TM_NEST
-	if ((s = realloc(a, tm_reg_bytes(n))) != NULL)
-		p->reg[r] = s;
-#else
-	(void)s;
-#endif
-}
-
 /* Region r's array changed at route key/len (longer than TM_S): make the lookup structure
  * follow. Without TM_NEST that rebuilds the region; with it, the smallest block containing
  * the route. */
@@ -917,7 +1118,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 			break;
 		struct lpm_node *ch = tm_child(n, c);
 		nd += 6;
-		if (n == root && tm_is_proxy(root, ch)) {
+		if (n == root && (tm_blk_of((uint64_t)(uintptr_t)root)->prox >> c & 1)) {
 			pslot = slot;
 			slot = tm_node_wordp(ch);
 			proot = root;
@@ -931,13 +1132,13 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	if (!prox)
 		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
 	/* The routes of the block: those under key's d-bit prefix, longer than d. */
-	tm_key pk = (key >> (TM_W - d)) << (TM_W - d);
-	size_t lo, hi;
-	tm_find(p, r, pk, d + 1, &lo);
-	hi = tm_slice_end(p, r, lo, pk, d);
+	const struct tm_ent *se;
+	size_t sn;
 	struct lpm_node *nr;
-	int rc = tm_build_block(p, d, p->reg[r]->e + lo, hi - lo,
-	                        tm_blk_of((uint64_t)(uintptr_t)root)->def, root, &nr);
+	int rc = tm_slice(p, r, key, d, &se, &sn);
+	if (rc)
+		return rc;
+	rc = tm_build_block(p, d, se, sn, tm_blk_of((uint64_t)(uintptr_t)root)->def, root, &nr);
 	if (rc) {
 		tm_fresh_drop(p);
 		return rc;
@@ -1025,12 +1226,12 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 	uint32_t r = tm_top(key, TM_S);
 	size_t pos;
 	if (tm_find(p, r, key, len, &pos)) {
-		uint32_t old = p->reg[r]->e[pos].nh;
+		uint32_t old = tm_ent_at(p, r, pos)->nh;
 		if (old == nh)
 			return 0;
-		p->reg[r]->e[pos].nh = nh;
+		tm_ent_at(p, r, pos)->nh = nh;
 		if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
-			p->reg[r]->e[pos].nh = old;
+			tm_ent_at(p, r, pos)->nh = old;
 			return rc;
 		}
 		return 0;
@@ -1038,6 +1239,7 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 	if ((rc = tm_reg_insert(p, r, pos, key, len, nh)) != 0)
 		return rc;
 	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
+		tm_find(p, r, key, len, &pos); /* an insert may have moved it */
 		tm_reg_remove(p, r, pos);
 		return rc;
 	}
@@ -1073,10 +1275,12 @@ static int tm_del(TM_TBL *t, tm_key key, unsigned len)
 	size_t pos;
 	if (!tm_find(p, r, key, len, &pos))
 		return -ENOENT;
-	struct tm_ent saved = p->reg[r]->e[pos];
+	struct tm_ent saved = *tm_ent_at(p, r, pos);
 	tm_reg_remove(p, r, pos);
 	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
-		/* nothing was published: putting the route back restores the table */
+		/* nothing was published: putting the route back restores the table (with
+		 * TM_NEST a chunk emptied by the remove is kept as the spare for this) */
+		tm_find(p, r, key, len, &pos);
 		tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh);
 		return rc;
 	}
@@ -1103,7 +1307,7 @@ static int tm_get(const TM_TBL *t, tm_key key, unsigned len, uint32_t *nh)
 	uint32_t r = tm_top(key, TM_S);
 	if (!tm_find(p, r, key, len, &pos))
 		return -ENOENT;
-	*nh = p->reg[r]->e[pos].nh;
+	*nh = tm_ent_at(p, r, pos)->nh;
 	return 0;
 }
 
@@ -1205,11 +1409,32 @@ static int tm_replace(TM_TBL *t, struct tm_ent *e, size_t n)
 		for (k = i + 1; k < m && e[k].len > TM_S && tm_top(e[k].key, TM_S) == r; k++)
 			;
 		size_t cnt = k - i;
-		np->reg[r] = malloc(tm_reg_bytes(tm_reg_alloc(cnt)));
+#ifndef TM_NEST
+		np->reg[r] = malloc(tm_reg_bytes(cnt));
 		if (!np->reg[r])
 			goto fail;
 		memcpy(np->reg[r]->e, e + i, cnt * sizeof(struct tm_ent));
 		np->reg[r]->n = (uint32_t)cnt;
+#else
+		/* full chunks: the first inserts split them */
+		struct tm_reg *a = calloc(1, sizeof(*a));
+		if (!a)
+			goto fail;
+		np->reg[r] = a;
+		a->chcap = (uint32_t)((cnt + TM_CH - 1) / TM_CH);
+		if ((a->ch = malloc(a->chcap * sizeof(*a->ch))) == NULL)
+			goto fail;
+		for (size_t j = 0; j < cnt; j += TM_CH) {
+			size_t m = cnt - j < TM_CH ? cnt - j : TM_CH;
+			struct tm_chk *c = malloc(sizeof(*c));
+			if (!c)
+				goto fail;
+			memcpy(c->e, e + i + j, m * sizeof(struct tm_ent));
+			c->n = (uint32_t)m;
+			a->ch[a->nch++] = c;
+		}
+		a->n = (uint32_t)cnt;
+#endif
 		np->nprefix += cnt;
 		np->nlong += cnt;
 	}
@@ -1250,11 +1475,20 @@ static int tm_walk_rec(const TM_PRIV *p, uint32_t idx, unsigned level,
 	}
 	if (level == TM_S) {
 		uint32_t r = idx - (uint32_t)TM_NREG;
+#ifndef TM_NEST
 		for (size_t i = 0; i < tm_nreg(p, r); i++) {
 			const struct tm_ent *e = &p->reg[r]->e[i];
 			if ((rc = cb(e->key, e->len, e->nh, arg)) != 0)
 				return rc;
 		}
+#else
+		for (size_t c = 0; p->reg[r] && c < p->reg[r]->nch; c++)
+			for (size_t i = 0; i < p->reg[r]->ch[c]->n; i++) {
+				const struct tm_ent *e = &p->reg[r]->ch[c]->e[i];
+				if ((rc = cb(e->key, e->len, e->nh, arg)) != 0)
+					return rc;
+			}
+#endif
 		return 0;
 	}
 	if ((rc = tm_walk_rec(p, 2 * idx, level + 1, cb, arg)) != 0)
@@ -1275,12 +1509,18 @@ static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
 	size_t ctl = sizeof(*t) + sizeof(*p) + (2 * TM_NREG) * sizeof(*p->heap) +
 	             TM_NREG * sizeof(*p->reg) + p->gc_cap * sizeof(void *) +
 	             p->sn_cap * sizeof(*p->sn) + p->sl_cap * sizeof(*p->sl) + p->gc_bytes;
-#ifdef TM_NEST
-	ctl += p->fresh_cap * sizeof(*p->fresh) + p->fp_cap * sizeof(*p->fp);
-#endif
+#ifndef TM_NEST
 	for (size_t r = 0; r < TM_NREG; r++)
 		if (p->reg[r])
 			ctl += tm_reg_bytes(p->reg[r]->n);
+#else
+	ctl += p->fresh_cap * sizeof(*p->fresh) + p->fp_cap * sizeof(*p->fp) +
+	       p->slc_cap * sizeof(*p->slc) + (p->spare ? sizeof(*p->spare) : 0);
+	for (size_t r = 0; r < TM_NREG; r++)
+		if (p->reg[r])
+			ctl += sizeof(*p->reg[r]) + p->reg[r]->chcap * sizeof(*p->reg[r]->ch) +
+			       p->reg[r]->nch * sizeof(struct tm_chk);
+#endif
 	memset(st, 0, sizeof(*st));
 	st->prefixes = p->nprefix;
 	st->lookup_bytes = TM_NREG * sizeof(*t->direct) + p->blk_bytes;
