@@ -81,6 +81,33 @@ static void usage(void)
 	exit(2);
 }
 
+/* Numeric options: the whole argument must be a number in [lo, hi], or pkt-gen exits 2
+ * naming it (strtoul/strtod alone would take "1e6" as 1, "abc" as 0 = no limit). */
+static uint64_t opt_uint(int opt, const char *arg, uint64_t lo, uint64_t hi)
+{
+	char *e;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &e, 0);
+	if (*arg < '0' || *arg > '9' || *e || errno || v < lo || v > hi) {
+		fprintf(stderr, "pkt-gen: -%c %s: want an integer in %" PRIu64 "..%" PRIu64 "\n",
+		        opt, arg, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+static double opt_double(int opt, const char *arg, double lo, double hi)
+{
+	char *e;
+	errno = 0;
+	double v = strtod(arg, &e);
+	if (e == arg || *e || errno || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "pkt-gen: -%c %s: want a number in %g..%g\n", opt, arg, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
 static int load_dsts(const char *path, struct pg_frame_cfg *f)
 {
 	FILE *fp = fopen(path, "r");
@@ -404,25 +431,17 @@ int main(int argc, char **argv)
 		case 'f':
 			g.func = optarg;
 			break;
-		case 'l': {
-			long v = strtol(optarg, NULL, 0);
-			if (v < PG_MIN_LEN || v > 1514) {
-				fprintf(stderr, "pkt-gen: -l %s: want 60..1514\n", optarg);
-				return 2;
-			}
-			g.f.len = (uint16_t)v;
+		case 'l':
+			g.f.len = (uint16_t)opt_uint(opt, optarg, PG_MIN_LEN, 1514);
 			break;
-		}
 		case 'n':
-			g.count = strtoull(optarg, NULL, 0);
+			g.count = opt_uint(opt, optarg, 0, UINT64_MAX);
 			break;
 		case 'b':
-			g.burst = (uint32_t)strtoul(optarg, NULL, 0);
-			if (!g.burst)
-				usage();
+			g.burst = (uint32_t)opt_uint(opt, optarg, 1, UINT32_MAX);
 			break;
 		case 'R':
-			g.rate = strtod(optarg, NULL);
+			g.rate = opt_double(opt, optarg, 0, 1e12);
 			break;
 		case 's':
 		case 'd':
@@ -444,16 +463,16 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'T':
-			g.report_ms = atoi(optarg);
+			g.report_ms = (int)opt_uint(opt, optarg, 0, 86400000);
 			break;
 		case 'w':
-			g.wait = strtod(optarg, NULL);
+			g.wait = opt_double(opt, optarg, 0, 1e9);
 			break;
 		case 't':
-			g.duration = strtod(optarg, NULL);
+			g.duration = opt_double(opt, optarg, 0, 1e9);
 			break;
 		case 'W':
-			g.idle = strtod(optarg, NULL);
+			g.idle = opt_double(opt, optarg, 0, 1e9);
 			break;
 		case 'V':
 			g.verify = 1;

@@ -92,5 +92,16 @@ for spec in netmap:nosuchif netmap:va-99 foo "" "netmap:va/bogus"; do
 	echo "ok: bad spec '$spec': $out"
 done
 in_ns a ip -d link show va | grep -q xdp && die "an XDP program stayed attached after a failed open"
+
+# Bad numeric options: exit 2 with a line that names the option, before any port opens
+# (no "1e6" read as 1, no "abc" read as 0 = no limit, no 2^32+1 wrapped to 1).
+for o in "-n abc" "-n 1e6" "-n -1" "-b 4294967297" "-b 10x" "-l 60x" "-T -5" "-T abc" \
+	"-R abc" "-R -1" "-t 5s" "-w x" "-W -2"; do
+	out=$(in_ns a timeout 5 "$BIN/pkt-gen" -i netmap:nosuchif -f rx -q $o 2>&1)
+	rc=$?
+	[ $rc = 2 ] || die "pkt-gen $o: exit $rc, want 2: $out"
+	echo "$out" | grep -qF -- "pkt-gen: $o:" || die "pkt-gen $o: message does not name it: $out"
+	echo "ok: bad option '$o': $out"
+done
 ls /dev/shm | grep -q "nmbox-pipe-$G" && die "stale shared memory"
 echo "ports: all checks passed"
