@@ -187,6 +187,22 @@ static void usage(void)
 	exit(2);
 }
 
+/* Numeric options: the whole argument must be a number in [lo, hi], or nmbridge exits 2
+ * naming it (strtoul alone wraps 2^32 + 64 to 64; atoi/strtod read "abc" as 0). */
+static double opt_num(int opt, const char *arg, double lo, double hi, int integer)
+{
+	char *e;
+	errno = 0;
+	double v = integer ? (double)strtoull(arg, &e, 0) : strtod(arg, &e);
+	if (e == arg || *e || errno || (integer && (*arg < '0' || *arg > '9')) ||
+	    !(v >= lo && v <= hi)) {
+		fprintf(stderr, "nmbridge: -%c %s: want %s in %g..%g\n", opt, arg,
+		        integer ? "an integer" : "a number", lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
 struct totals {
 	uint64_t pkts[2], bytes[2], copies, batches[2];
 	uint64_t kdrops[2];
@@ -230,29 +246,24 @@ int main(int argc, char **argv)
 			spec[nspec++] = optarg;
 			break;
 		case 'b':
-			burst = (uint32_t)strtoul(optarg, NULL, 0);
-			if (burst == 0 || burst > 8192) {
-				fprintf(stderr, "nmbridge: -b %s: want 1..8192\n", optarg);
-				return 2;
-			}
+			burst = (uint32_t)opt_num(opt, optarg, 1, 8192, 1);
 			break;
 		case 'r':
-			po.ring_size = (uint32_t)strtoul(optarg, NULL, 0);
-			if (po.ring_size < 64 || po.ring_size > 16384 ||
-			    (po.ring_size & (po.ring_size - 1))) {
+			po.ring_size = (uint32_t)opt_num(opt, optarg, 64, 16384, 1);
+			if (po.ring_size & (po.ring_size - 1)) {
 				fprintf(stderr, "nmbridge: -r %s: want a power of two, 64..16384\n",
 				        optarg);
 				return 2;
 			}
 			break;
 		case 'w':
-			wait = strtod(optarg, NULL);
+			wait = opt_num(opt, optarg, 0, 1e9, 0);
 			break;
 		case 'c':
 			copy = 1;
 			break;
 		case 'a':
-			cpu = atoi(optarg);
+			cpu = (int)opt_num(opt, optarg, 0, CPU_SETSIZE - 1, 1);
 			break;
 		case 'v':
 			verbose = 1;

@@ -248,3 +248,14 @@ def test_multi_queue_one_thread_per_queue_pair(tmp_path):
         assert rc == 0 and "pool audit ok" in text, text
     finally:
         lb.close()
+
+
+@pytest.mark.parametrize("opt", ["-b 4294967297", "-b 10x", "-r 4294967360", "-r 1k",
+                                 "-w abc", "-w -1", "-a abc", "-a -1"])
+def test_bad_numeric_option(opt):
+    """A nonsense number exits 2 with a line naming the option, before any port opens (no
+    2^32 + 64 wrapped to 64, no 'abc' read as 0, no CPU -1 ignored)."""
+    r = subprocess.run([f"{BIN}/nmbridge", "-i", "netmap:nosuchif", "-i", "netmap:nosuchif2"] +
+                       opt.split(), capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert f"nmbridge: {opt}:" in r.stderr, r.stderr
