@@ -292,8 +292,11 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 			if (rc)
 				goto fail;
 			p->nrings++;
-			/* The first ring decides the backend for all of them. */
+			/* The first ring decides the backend for all of them. AF_PACKET has no
+			 * per-queue sockets: its one socket already sees every queue. */
 			o.backend = p->ring[0].backend;
+			if (o.backend == NM_BE_PACKET)
+				break;
 		}
 	}
 	if (sp.kind == SPEC_HOST || sp.kind == SPEC_HW_HOST) {

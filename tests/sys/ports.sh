@@ -85,6 +85,22 @@ in_ns a ip -d link show xa | grep -q xdp && die "an XDP program stayed attached 
 in_ns a ip -d link show xb | grep -q xdp && die "an XDP program stayed attached to xb"
 sed 's/^/ok: /' "$NSTEST_TMP/own.log"
 
+# AF_PACKET on a multi-queue interface: one socket sees every queue, so netmap:IF/packet
+# opens one ring pair (it must not try a socket per queue and fail).
+ip link add qa netns "$NS-a" numtxqueues 2 numrxqueues 2 type veth peer name qb netns "$NS-a" \
+	numtxqueues 2 numrxqueues 2 || die "veth qa/qb"
+in_ns a ip link set qa up && in_ns a ip link set qb up
+bg rx-mq in_ns a "$BIN/pkt-gen" -i netmap:qa/packet -f rx -n 1000 -V -A -T 0 -W 5 -t 30
+rxpid=$BG_PID
+wait_for 10 grep -q "opened\|pkt-gen:" "$NSTEST_TMP/rx-mq.log"
+grep -q "opened, 1 ring pair, AF_PACKET" "$NSTEST_TMP/rx-mq.log" ||
+	die "netmap:qa/packet on 2 queues: $(cat "$NSTEST_TMP/rx-mq.log")"
+in_ns a "$BIN/pkt-gen" -i netmap:qb/packet -f tx -n 1000 -R 50000 -T 0 >"$NSTEST_TMP/tx-mq.log" 2>&1 ||
+	die "netmap:qb/packet tx: $(cat "$NSTEST_TMP/tx-mq.log")"
+wait "$rxpid" || die "netmap:qa/packet rx: $(cat "$NSTEST_TMP/rx-mq.log")"
+check_rx "$NSTEST_TMP/rx-mq.log" 1000
+echo "ok: AF_PACKET on a 2-queue veth: $(grep opened "$NSTEST_TMP/rx-mq.log"), 1000 packets byte for byte"
+
 # Bad specs: fail fast, non-zero, one clear line, nothing left behind.
 for spec in netmap:nosuchif netmap:va-99 foo "" "netmap:va/bogus"; do
 	out=$(in_ns a timeout 5 "$BIN/pkt-gen" -i "$spec" -f rx -T 0 -n 1 2>&1) && die "spec '$spec' was accepted"
