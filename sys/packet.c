@@ -73,8 +73,27 @@ static int pkt_rxsync(struct nmport *p, struct nm_ringpair *rp)
 		while (k->pkts_left && space) {
 			struct tpacket3_hdr *h = (void *)k->cur_pkt;
 			struct netmap_slot *s = &r->slot[t];
-			uint32_t len = h->tp_snaplen < maxlen ? h->tp_snaplen : maxlen;
-			memcpy(NETMAP_BUF(r, s->buf_idx), k->cur_pkt + h->tp_mac, len);
+			const uint8_t *src = k->cur_pkt + h->tp_mac;
+			uint8_t *dst = (uint8_t *)NETMAP_BUF(r, s->buf_idx);
+			uint32_t snap = h->tp_snaplen, len;
+			if ((h->tp_status & TP_STATUS_VLAN_VALID) && snap >= 12 && maxlen >= 16) {
+				/* The kernel took the 802.1Q/802.1ad tag out of the frame (into
+				 * tp_vlan_tci): put it back after the MAC addresses. */
+				uint16_t tpid = (h->tp_status & TP_STATUS_VLAN_TPID_VALID)
+				                    ? h->hv1.tp_vlan_tpid
+				                    : ETH_P_8021Q;
+				uint16_t tci = (uint16_t)h->hv1.tp_vlan_tci;
+				len = snap + 4 < maxlen ? snap + 4 : maxlen;
+				memcpy(dst, src, 12);
+				dst[12] = (uint8_t)(tpid >> 8);
+				dst[13] = (uint8_t)tpid;
+				dst[14] = (uint8_t)(tci >> 8);
+				dst[15] = (uint8_t)tci;
+				memcpy(dst + 16, src + 12, len - 16);
+			} else {
+				len = snap < maxlen ? snap : maxlen;
+				memcpy(dst, src, len);
+			}
 			s->len = (uint16_t)len;
 			s->flags = 0;
 			bytes += len;
