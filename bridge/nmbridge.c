@@ -275,9 +275,12 @@ int main(int argc, char **argv)
 	if (nspec == 0 || optind != argc)
 		usage();
 	if (nspec == 1) {
-		/* netmap:IF -> netmap:IF^ ; anything else needs two ports. */
-		const char *s = spec[0];
-		if (strncmp(s, "netmap:", 7) || strpbrk(s + 7, "^*{}-/")) {
+		/* netmap:IF -> netmap:IF^ ; anything else needs two ports. A '-' belongs to
+		 * the name unless digits alone follow it (netmap:IF-N, a queue), as in the
+		 * port layer's parser. */
+		const char *s = spec[0], *dash = strrchr(s, '-');
+		int queue = dash && dash[1] && strspn(dash + 1, "0123456789") == strlen(dash + 1);
+		if (strncmp(s, "netmap:", 7) || strpbrk(s + 7, "^*{}/") || queue) {
 			fprintf(stderr,
 			        "nmbridge: %s: with one -i, give netmap:IF (bridged to its host "
 			        "rings)\n",

@@ -295,3 +295,23 @@ def test_af_packet_bridge_frames_byte_for_byte(tmp_path):
         assert rc == 0 and "audit ok" in text, text
     finally:
         lb.close()
+
+
+def test_host_stack_bridge_dash_name(tmp_path):
+    """One -i with an interface whose name has a '-' that is not a queue suffix
+    (netmap:p-a) bridges it with its host rings, as the port layer parses the name."""
+    lb = Lab("nmd")
+    try:
+        lb.ns("h1")
+        lb.ns("br")
+        lb.veth("h1", "e1", "br", "p-a")
+        log = str(tmp_path / "hd.log")
+        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p-a"], log)
+        wait_for(lambda: log_has(log, "nmbridge: netmap:p-a <-> netmap:p-a^") or br.poll() is
+                 not None, 10, "start")
+        assert br.poll() is None, open(log).read()
+        rc, text = lb.stop(br)
+        assert rc == 0 and "audit ok" in text, text
+        assert "nmh-p-a" not in lb.run("br", ["ip", "link"]).stdout, "TAP left behind"
+    finally:
+        lb.close()
