@@ -84,6 +84,21 @@ struct tm_blk {
 #endif
 };
 
+#ifdef TM_NEST
+/* An update allocates a block or two and retires as many; freed after a grace period in
+ * batches of thousands, they overflow malloc's per-thread caches. Up to TM_POOL_BYTES of them
+ * are kept in lists by exact size and reused. Not under the sanitizers: there a block must be
+ * freed for real, so that a reader using it after its grace period is reported. */
+#define TM_POOL_CLASSES 512 /* blocks of up to 4 KiB */
+#ifndef TM_POOL_BYTES
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TM_POOL_BYTES 0u
+#else
+#define TM_POOL_BYTES (512u << 10)
+#endif
+#endif
+#endif
+
 TM_PRIV
 {
 	uint32_t *heap;      /* 2 << TM_S: prefixes of TM_S bits or fewer */
@@ -107,11 +122,19 @@ TM_PRIV
 	                       * its route back without allocating */
 	struct tm_ent *slc;   /* scratch: a block's routes gathered from several chunks */
 	size_t slc_cap;
+	void *pool[TM_POOL_CLASSES]; /* freed blocks kept for reuse, by size / 8 */
+	size_t pool_bytes;
 #endif
 };
 
-#define TM_NREG     ((size_t)1 << TM_S)
+#define TM_NREG ((size_t)1 << TM_S)
+#ifndef TM_GC_COUNT
+#ifdef TM_NEST
+#define TM_GC_COUNT 1024 /* a batch about the size of the pool (TM_POOL_BYTES) */
+#else
 #define TM_GC_COUNT 4096
+#endif
+#endif
 #define TM_GC_BYTES (4u << 20)
 
 /* ---- keys ---- */
@@ -208,6 +231,12 @@ static void tm_priv_free(TM_PRIV *p)
 	free(p->fp);
 	free(p->spare);
 	free(p->slc);
+	for (size_t c = 0; c < TM_POOL_CLASSES; c++)
+		while (p->pool[c]) {
+			void *b = p->pool[c];
+			p->pool[c] = *(void **)b;
+			free(b);
+		}
 #endif
 	free(p);
 }
@@ -311,11 +340,36 @@ static void tm_reclaim(TM_PRIV *p)
 	if (!p->ngc)
 		return;
 	synchronize_rcu();
-	for (size_t i = 0; i < p->ngc; i++)
+	for (size_t i = 0; i < p->ngc; i++) {
+#ifdef TM_NEST
+		size_t bytes = ((struct tm_blk *)p->gc[i])->bytes, c = bytes / 8;
+		if (c < TM_POOL_CLASSES && p->pool_bytes + bytes <= TM_POOL_BYTES) {
+			*(void **)p->gc[i] = p->pool[c];
+			p->pool[c] = p->gc[i];
+			p->pool_bytes += bytes;
+			continue;
+		}
+#endif
 		free(p->gc[i]);
+	}
 	p->ngc = 0;
 	p->gc_bytes = 0;
 }
+
+#ifdef TM_NEST
+/* A block of bytes (a multiple of 8): from the pool if one of that size is there. */
+static void *tm_blk_alloc(TM_PRIV *p, size_t bytes)
+{
+	size_t c = bytes / 8;
+	if (c < TM_POOL_CLASSES && p->pool[c]) {
+		void *b = p->pool[c];
+		p->pool[c] = *(void **)b;
+		p->pool_bytes -= bytes;
+		return b;
+	}
+	return malloc(bytes);
+}
+#endif
 
 static void tm_retire(TM_PRIV *p, struct tm_blk *b)
 {
@@ -849,19 +903,35 @@ static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, si
 
 	for (unsigned i = 0; i < 64; i++)
 		val[i] = def;
-	for (k = 0; k < n; k++) {
+	for (k = 0; k < n;) {
 		unsigned c = tm_chunk(e[k].key, d);
 		if (e[k].len <= end) {
 			tm_paint(val, &bnd, c, end - e[k].len, e[k].nh);
-		} else {
-			if (!(vec >> c & 1)) {
-				vec |= 1ULL << c;
-				first[c] = k;
-				cnt[c] = 0;
-			}
-			cnt[c]++;
-			inl++;
+			k++;
+			continue;
 		}
+		/* The longer routes of a slot follow each other (its shorter ones sort first):
+		 * find the end of the run by galloping, a block may hold thousands. */
+		tm_key top = e[k].key >> (TM_W - end);
+		size_t in = k, probe = k + 1, step = 1, hi;
+		while (probe < n && (e[probe].key >> (TM_W - end)) == top) {
+			in = probe;
+			step *= 2;
+			probe = in + step;
+		}
+		hi = probe < n ? probe : n;
+		for (size_t lo = in + 1; lo < hi;) {
+			size_t mid = lo + (hi - lo) / 2;
+			if ((e[mid].key >> (TM_W - end)) == top)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		vec |= 1ULL << c;
+		first[c] = k;
+		cnt[c] = hi - k;
+		inl += hi - k;
+		k = hi;
 	}
 	/* The largest children become proxies (the first slot among equals) until the inline
 	 * ones hold at most TM_NEST_BUDGET routes: all those above the budget, then from
@@ -917,10 +987,11 @@ static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, si
  * default def, and its sub-blocks; *out = its root. old: the block it replaces (same prefix,
  * same depth) or NULL; a sub-block of old at the same slot with the same default is reused
  * (nothing under it changed: the caller rebuilds the smallest block containing the change).
- * New blocks are listed in p->fresh until published.
+ * dirty: the slots of the root whose default may differ from old's; the others reuse old's
+ * sub-block without reading it. New blocks are listed in p->fresh until published.
  */
 static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n, uint32_t def,
-                          const struct lpm_node *old, struct lpm_node **out)
+                          const struct lpm_node *old, uint64_t dirty, struct lpm_node **out)
 {
 	struct tm_pend pend[64];
 	unsigned np = 0;
@@ -949,7 +1020,7 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	bytes = sizeof(struct tm_blk) + p->sn_len * sizeof(struct lpm_node);
 	for (size_t i = 0; i < p->sn_len; i++)
 		bytes += tm_lgroup(p->sn[i].leafvec);
-	struct tm_blk *b = malloc(bytes);
+	struct tm_blk *b = tm_blk_alloc(p, bytes);
 	if (!b)
 		return -ENOMEM;
 	b->def = def;
@@ -990,12 +1061,19 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	for (unsigned i = 0; i < np; i++)
 		pxn[i] = p->fp[pend[i].node];
 	for (unsigned i = 0; i < np; i++) {
-		struct lpm_node *os = old ? tm_proxy_at(old, pend[i].c) : NULL, *sub = os;
+		unsigned c = pend[i].c;
+		struct lpm_node *os = old ? tm_proxy_at(old, c) : NULL, *sub;
+		if (os && !(dirty >> c & 1)) {
+			*pxn[i] = *tm_child(old, c); /* the old proxy, without loading os */
+			continue;
+		}
 		if (!os || tm_blk_of((uint64_t)(uintptr_t)os)->def != pend[i].def) {
 			rc = tm_build_block(p, d + 6, e + pend[i].lo, pend[i].n, pend[i].def, os,
-			                    &sub);
+			                    ~0ULL, &sub);
 			if (rc)
 				return rc;
+		} else {
+			sub = os;
 		}
 		*pxn[i] = *sub; /* a proxy: a copy of the sub-block's root node */
 	}
@@ -1019,6 +1097,16 @@ static void tm_retire_tree(TM_PRIV *p, struct lpm_node *old, const struct lpm_no
 	tm_retire(p, b);
 }
 
+/* The slots of a block's root (at depth d) whose painted value a change of route key/len
+ * (longer than d) may change: those it paints, none if it ends below the root. */
+static inline uint64_t tm_dirty(tm_key key, unsigned len, unsigned d)
+{
+	if (len > d + 6)
+		return 0;
+	unsigned span = 1u << (d + 6 - len);
+	return span == 64 ? ~0ULL : ((1ULL << span) - 1) << tm_chunk(key, d);
+}
+
 /* Store e (a leaf or a block root) into direct[r]; retire what it replaces. */
 static void tm_publish_nest(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e)
 {
@@ -1035,7 +1123,8 @@ static void tm_publish_nest(TM_PRIV *p, uint64_t *direct, uint32_t r, uint64_t e
 
 /* Make region r answer from its array and default def. force: rebuild even if def is the
  * one its block was built with (its array changed). */
-static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t def, int force)
+static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t def, int force,
+                           uint64_t dirty)
 {
 	uint64_t cur = direct[r], e;
 	int rc;
@@ -1058,8 +1147,10 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 	size_t rn;
 	if ((rc = tm_slice(p, r, 0, TM_S, &re, &rn)) != 0)
 		return rc;
+	if (!(cur & 1) && tm_blk_of(cur)->def != def)
+		dirty = ~0ULL;
 	rc = tm_build_block(p, TM_S, re, rn, def,
-	                    (cur & 1) ? NULL : (const struct lpm_node *)(uintptr_t)cur, &nr);
+	                    (cur & 1) ? NULL : (const struct lpm_node *)(uintptr_t)cur, dirty, &nr);
 	if (rc) {
 		tm_fresh_drop(p);
 		return rc;
@@ -1067,6 +1158,7 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 	p->nfresh = 0;
 	tm_publish_nest(p, direct, r, (uint64_t)(uintptr_t)nr);
 #else
+	(void)dirty;
 	if ((rc = tm_build_region(p, r, def, &e)) != 0)
 		return rc;
 	tm_publish(p, direct, r, e);
@@ -1091,7 +1183,7 @@ static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, u
 	if (p->heap[idx] != LPM_NO_ROUTE)
 		def = p->heap[idx];
 	if (level == TM_S)
-		return tm_apply_region(p, direct, idx - (uint32_t)TM_NREG, def, 0);
+		return tm_apply_region(p, direct, idx - (uint32_t)TM_NREG, def, 0, ~0ULL);
 	if ((rc = tm_fill(p, direct, 2 * idx, level + 1, def)) != 0)
 		return rc;
 	return tm_fill(p, direct, 2 * idx + 1, level + 1, def);
@@ -1105,7 +1197,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 #ifdef TM_NEST
 	uint64_t cur = direct[r];
 	if ((cur & 1) || tm_nreg(p, r) == 0)
-		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1, ~0ULL);
 	/* Walk down to the smallest block containing the route: root (at depth d), copied by
 	 * the proxy node prox of block proot, itself published at pslot. */
 	struct lpm_node *root = (struct lpm_node *)(uintptr_t)cur, *n = root;
@@ -1130,7 +1222,8 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 		}
 	}
 	if (!prox)
-		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+		return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1,
+		                       tm_dirty(key, len, TM_S));
 	/* The routes of the block: those under key's d-bit prefix, longer than d. */
 	const struct tm_ent *se;
 	size_t sn;
@@ -1138,7 +1231,8 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	int rc = tm_slice(p, r, key, d, &se, &sn);
 	if (rc)
 		return rc;
-	rc = tm_build_block(p, d, se, sn, tm_blk_of((uint64_t)(uintptr_t)root)->def, root, &nr);
+	rc = tm_build_block(p, d, se, sn, tm_blk_of((uint64_t)(uintptr_t)root)->def, root,
+	                    tm_dirty(key, len, d), &nr);
 	if (rc) {
 		tm_fresh_drop(p);
 		return rc;
@@ -1153,7 +1247,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	/* The proxy changes as a whole: publish a copy of the parent block holding the new
 	 * proxy, by the parent's own slot (its root bitmaps are unchanged, only its base). */
 	struct tm_blk *ob = tm_blk_of((uint64_t)(uintptr_t)proot), *nb;
-	if ((rc = tm_fresh_room(p)) != 0 || (nb = malloc(ob->bytes)) == NULL) {
+	if ((rc = tm_fresh_room(p)) != 0 || (nb = tm_blk_alloc(p, ob->bytes)) == NULL) {
 		tm_fresh_drop(p);
 		return rc ? rc : -ENOMEM;
 	}
@@ -1193,7 +1287,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 #else
 	(void)key;
 	(void)len;
-	return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1);
+	return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1, ~0ULL);
 #endif
 }
 
@@ -1515,7 +1609,7 @@ static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
 			ctl += tm_reg_bytes(p->reg[r]->n);
 #else
 	ctl += p->fresh_cap * sizeof(*p->fresh) + p->fp_cap * sizeof(*p->fp) +
-	       p->slc_cap * sizeof(*p->slc) + (p->spare ? sizeof(*p->spare) : 0);
+	       p->slc_cap * sizeof(*p->slc) + (p->spare ? sizeof(*p->spare) : 0) + p->pool_bytes;
 	for (size_t r = 0; r < TM_NREG; r++)
 		if (p->reg[r])
 			ctl += sizeof(*p->reg[r]) + p->reg[r]->chcap * sizeof(*p->reg[r]->ch) +
