@@ -171,6 +171,8 @@ static int parse_spec(const char *spec, struct spec *sp)
 		break;
 	}
 	if (*s == '/') {
+		enum nm_backend seen_backend = NM_BE_AUTO;
+		enum nm_xdp_mode seen_mode = NM_XDP_AUTO;
 		char opts[64];
 		snprintf(opts, sizeof(opts), "%s", s + 1);
 		for (char *save, *t = strtok_r(opts, ",", &save); t;
@@ -188,6 +190,21 @@ static int parse_spec(const char *spec, struct spec *sp)
 				          spec, t);
 				return -EINVAL;
 			}
+			if (seen_backend && seen_backend != sp->backend) {
+				nm_seterr("%s: conflicting options: xdp and packet", spec);
+				return -EINVAL;
+			}
+			if (seen_mode && seen_mode != sp->xdp_mode) {
+				nm_seterr("%s: conflicting options: drv and skb", spec);
+				return -EINVAL;
+			}
+			seen_backend = sp->backend;
+			seen_mode = sp->xdp_mode;
+		}
+		if (sp->backend == NM_BE_PACKET && sp->xdp_mode) {
+			nm_seterr("%s: conflicting options: %s is an XDP mode, packet is not XDP",
+			          spec, sp->xdp_mode == NM_XDP_DRV ? "drv" : "skb");
+			return -EINVAL;
 		}
 		s += strlen(s);
 	}

@@ -43,6 +43,10 @@ static void test_bad_specs(void)
 	    {"netmap:x{", "pipe number"},                /* pipe without number */
 	    {"netmap:x{99", "pipes 0.."},                /* pipe id too large */
 	    {"netmap:abcdefghijklmnopq", "longer than"}, /* name too long */
+	    {"netmap:lo/xdp,packet", "conflicting"},     /* two backends */
+	    {"netmap:lo/packet,xdp", "conflicting"},     /* two backends */
+	    {"netmap:lo/drv,skb", "conflicting"},        /* two XDP modes */
+	    {"netmap:lo/packet,drv", "conflicting"},     /* an XDP mode without XDP */
 	};
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		errno = 0;
