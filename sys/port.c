@@ -299,8 +299,10 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (nq > NMPORT_MAX_RINGS - 1)
-		nq = NMPORT_MAX_RINGS - 1;
+	/* With a socket per queue (AF_XDP) every queue gets a ring pair, or frames hashed to
+	 * the ones left out would never be seen: refuse what does not fit rather than open
+	 * part of the interface. */
+	int maxq = NMPORT_MAX_RINGS - (sp.kind == SPEC_HW_HOST ? 1 : 0);
 	if (sp.kind == SPEC_HW_ALL || sp.kind == SPEC_HW_HOST || sp.kind == SPEC_HW_ONE) {
 		int first = sp.kind == SPEC_HW_ONE ? sp.num : 0;
 		int last = sp.kind == SPEC_HW_ONE ? sp.num : nq - 1;
@@ -314,6 +316,15 @@ struct nmport *nmport_open(const char *spec, const struct nmport_opts *opts)
 			o.backend = p->ring[0].backend;
 			if (o.backend == NM_BE_PACKET)
 				break;
+			if (last - first + 1 > maxq) {
+				nm_seterr(
+				    "%s: %s has %d queues; a port has at most %d: reduce them "
+				    "(ethtool -L %s combined %d) or open queues one by one "
+				    "(netmap:%s-N)",
+				    spec, sp.name, nq, maxq, sp.name, maxq, sp.name);
+				rc = -E2BIG;
+				goto fail;
+			}
 		}
 	}
 	if (sp.kind == SPEC_HOST || sp.kind == SPEC_HW_HOST) {

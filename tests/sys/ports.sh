@@ -101,6 +101,21 @@ wait "$rxpid" || die "netmap:qa/packet rx: $(cat "$NSTEST_TMP/rx-mq.log")"
 check_rx "$NSTEST_TMP/rx-mq.log" 1000
 echo "ok: AF_PACKET on a 2-queue veth: $(grep opened "$NSTEST_TMP/rx-mq.log"), 1000 packets byte for byte"
 
+# More queues than a port has ring pairs (16): the open fails and says so, rather than
+# opening the first 15 queues and never seeing the frames hashed to the others.
+ip link add big0 netns "$NS-a" numtxqueues 20 numrxqueues 20 type veth peer name big1 netns "$NS-a" \
+	numtxqueues 20 numrxqueues 20 || die "veth big0/big1"
+in_ns a ip link set big0 up && in_ns a ip link set big1 up
+out=$(in_ns a timeout 10 "$BIN/pkt-gen" -i netmap:big0 -f rx -n 1 -t 1 -T 0 2>&1) &&
+	die "netmap:big0 with 20 queues was accepted: $out"
+echo "$out" | grep -q "20 queues" || die "netmap:big0 with 20 queues: $out"
+in_ns a ip -d link show big0 | grep -q xdp && die "an XDP program stayed attached to big0"
+echo "ok: 20 queues: $out"
+out=$(in_ns a timeout 10 "$BIN/pkt-gen" -i netmap:big0/packet -f rx -n 1 -t 1 -T 0 2>&1) ||
+	die "netmap:big0/packet (one socket for 20 queues): $out"
+echo "$out" | grep -q "opened, 1 ring pair, AF_PACKET" || die "netmap:big0/packet: $out"
+echo "ok: 20 queues over AF_PACKET: $(echo "$out" | grep opened)"
+
 # Bad specs: fail fast, non-zero, one clear line, nothing left behind.
 for spec in netmap:nosuchif netmap:va-99 foo "" "netmap:va/bogus"; do
 	out=$(in_ns a timeout 5 "$BIN/pkt-gen" -i "$spec" -f rx -T 0 -n 1 2>&1) && die "spec '$spec' was accepted"
