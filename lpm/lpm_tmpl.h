@@ -771,8 +771,8 @@ static size_t tm_chk_end(const struct tm_chk *k, size_t lo, tm_key top, unsigned
 /* The routes of region r under the d-bit prefix of key and longer than d (d = TM_S: all of
  * them), sorted: *e, *n. In place when they sit in one chunk, else copied into p->slc (valid
  * until the next call). */
-static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, const struct tm_ent **e,
-                    size_t *n)
+static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
+                    const struct tm_ent **e, size_t *n)
 {
 	const struct tm_reg *a = p->reg[r];
 	tm_key top = key >> (TM_W - d);
@@ -782,8 +782,18 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, const struct
 	*n = 0;
 	if (!a || !a->nch)
 		return 0;
-	if (d > TM_S)
-		tm_find(p, r, top << (TM_W - d), d + 1, &pos);
+	if (d > TM_S) {
+		/* the first route not below (top, d + 1): in chunk hint (the route's) if that
+		 * chunk starts below it and does not end below it, else search */
+		tm_key pk = top << (TM_W - d);
+		const struct tm_ent *f = hint < a->nch ? &a->ch[hint]->e[0] : NULL;
+		size_t at;
+		if (f && tm_cmp(f->key, f->len, pk, d + 1) < 0 &&
+		    (tm_chk_find(a->ch[hint], 1, pk, d + 1, &at), at < a->ch[hint]->n))
+			pos = hint << 32 | at;
+		else
+			tm_find(p, r, pk, d + 1, &pos);
+	}
 	c = pos >> 32;
 	i = (uint32_t)pos;
 	if (i == a->ch[c]->n) {
@@ -1145,7 +1155,7 @@ static int tm_apply_region(TM_PRIV *p, uint64_t *direct, uint32_t r, uint32_t de
 	struct lpm_node *nr;
 	const struct tm_ent *re;
 	size_t rn;
-	if ((rc = tm_slice(p, r, 0, TM_S, &re, &rn)) != 0)
+	if ((rc = tm_slice(p, r, 0, TM_S, 0, &re, &rn)) != 0)
 		return rc;
 	if (!(cur & 1) && tm_blk_of(cur)->def != def)
 		dirty = ~0ULL;
@@ -1191,8 +1201,9 @@ static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, u
 
 /* Region r's array changed at route key/len (longer than TM_S): make the lookup structure
  * follow. Without TM_NEST that rebuilds the region; with it, the smallest block containing
- * the route. */
-static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, unsigned len)
+ * the route. hint: the chunk that holds (or held) the route, a guess (see tm_slice()). */
+static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, unsigned len,
+                          size_t hint)
 {
 #ifdef TM_NEST
 	uint64_t cur = direct[r];
@@ -1228,7 +1239,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	const struct tm_ent *se;
 	size_t sn;
 	struct lpm_node *nr;
-	int rc = tm_slice(p, r, key, d, &se, &sn);
+	int rc = tm_slice(p, r, key, d, hint, &se, &sn);
 	if (rc)
 		return rc;
 	rc = tm_build_block(p, d, se, sn, tm_blk_of((uint64_t)(uintptr_t)root)->def, root,
@@ -1256,23 +1267,23 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	p->nnodes += nb->nnodes;
 	p->nleaves += nb->nleaves;
 	p->blk_bytes += nb->bytes;
-	/* Move the copy's inner bases (those into the old block) by the copy's offset. */
-	uint64_t olo = (uint64_t)(uintptr_t)ob, ohi = olo + ob->bytes;
-	uint64_t delta = (uint64_t)(uintptr_t)nb - olo;
+	/* Move the copy's inner bases (all but the proxies') by the copy's offset. */
+	uint64_t delta = (uint64_t)(uintptr_t)nb - (uint64_t)(uintptr_t)ob;
 	struct lpm_node *np = (struct lpm_node *)(nb + 1);
-	{ /* depth first from the root; at most 64 siblings per level are pending */
+	{ /* depth first from the root's inline children; at most 64 siblings per level */
 		struct lpm_node *stack[64 * 22], *x;
-		unsigned sp = 0;
-		stack[sp++] = np;
+		unsigned sp = 0, j = 0;
+		uint64_t w = tm_node_word(np) + delta;
+		*tm_node_wordp(np) = w;
+		for (uint64_t m = np->vec; m; m &= m - 1, j++)
+			if (!(nb->prox >> __builtin_ctzll(m) & 1))
+				stack[sp++] = (struct lpm_node *)(uintptr_t)w + j;
 		while (sp) {
 			x = stack[--sp];
-			uint64_t w = tm_node_word(x);
-			if (w < olo || w > ohi)
-				continue; /* a proxy: points to another block */
-			w += delta;
+			w = tm_node_word(x) + delta;
 			*tm_node_wordp(x) = w;
 			unsigned k = (unsigned)__builtin_popcountll(x->vec);
-			for (unsigned j = 0; j < k; j++)
+			for (j = 0; j < k; j++)
 				stack[sp++] = (struct lpm_node *)(uintptr_t)w + j;
 		}
 	}
@@ -1287,6 +1298,7 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 #else
 	(void)key;
 	(void)len;
+	(void)hint;
 	return tm_apply_region(p, direct, r, tm_cover(p, (uint32_t)TM_NREG | r), 1, ~0ULL);
 #endif
 }
@@ -1324,7 +1336,7 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 		if (old == nh)
 			return 0;
 		tm_ent_at(p, r, pos)->nh = nh;
-		if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
+		if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
 			tm_ent_at(p, r, pos)->nh = old;
 			return rc;
 		}
@@ -1332,7 +1344,7 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 	}
 	if ((rc = tm_reg_insert(p, r, pos, key, len, nh)) != 0)
 		return rc;
-	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
+	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
 		tm_find(p, r, key, len, &pos); /* an insert may have moved it */
 		tm_reg_remove(p, r, pos);
 		return rc;
@@ -1371,7 +1383,7 @@ static int tm_del(TM_TBL *t, tm_key key, unsigned len)
 		return -ENOENT;
 	struct tm_ent saved = *tm_ent_at(p, r, pos);
 	tm_reg_remove(p, r, pos);
-	if ((rc = tm_apply_route(p, t->direct, r, key, len)) != 0) {
+	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
 		/* nothing was published: putting the route back restores the table (with
 		 * TM_NEST a chunk emptied by the remove is kept as the spare for this) */
 		tm_find(p, r, key, len, &pos);
