@@ -21,8 +21,8 @@
  * posted to the fill ring): when the kernel's receive work shares a core with this thread,
  * a burst that arrives while the thread waits for the core is dropped once those run out.
  *
- * SIGUSR1 prints the totals so far; SIGINT/SIGTERM stop cleanly (ports closed, XDP programs
- * detached, TAP devices removed) after printing totals and the buffer audit.
+ * SIGUSR1 prints the totals so far; SIGINT/SIGTERM/SIGHUP stop cleanly (ports closed, XDP
+ * programs detached, TAP devices removed) after printing totals and the buffer audit.
  *
  * Backpressure: a packet stays in its RX slot until the other side has a free TX slot;
  * it is never dropped here. Drops happen where the kernel reports them (an RX ring or
@@ -294,6 +294,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL); /* the terminal went away: still detach and clean up */
 	sigaction(SIGUSR1, &sa, NULL);
 
 	struct nmport *a = nmport_open(spec[0], &po);

@@ -315,3 +315,30 @@ def test_host_stack_bridge_dash_name(tmp_path):
         assert "nmh-p-a" not in lb.run("br", ["ip", "link"]).stdout, "TAP left behind"
     finally:
         lb.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_signal_stops_cleanly(tmp_path, sig):
+    """SIGTERM, and SIGHUP (the terminal that ran it closed), stop nmbridge as SIGINT does:
+    totals and the buffer audit printed, exit 0, no XDP program left on either port."""
+    lb = Lab("nms")
+    try:
+        lb.ns("h")
+        lb.ns("br")
+        lb.veth("h", "e1", "br", "p1")
+        lb.veth("h", "e2", "br", "p2")
+        log = str(tmp_path / "sig.log")
+        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1", "-i", "netmap:p2"], log)
+        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p2"), 10, "start")
+        for i in ("p1", "p2"):
+            assert "prog/xdp" in lb.run("br", ["ip", "-d", "link", "show", i]).stdout
+        br.send_signal(sig)
+        br.wait(10)
+        text = open(log).read()
+        assert br.returncode == 0, text
+        assert "pool audit ok" in text and "A->B" in text, text
+        for i in ("p1", "p2"):
+            out = lb.run("br", ["ip", "-d", "link", "show", i]).stdout
+            assert "prog/xdp" not in out, out
+    finally:
+        lb.close()
