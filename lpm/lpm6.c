@@ -9,10 +9,12 @@
 #define TM_S    LPM6_DIRECT_BITS
 #define TM_TBL  struct lpm6
 #define TM_PRIV struct lpm6_priv
-/* Nested blocks (see lpm_tmpl.h): a block keeps at most TM_NEST_BUDGET routes inline. */
+/* Nested blocks (see lpm_tmpl.h): a block keeps at most TM_NEST_BUDGET routes inline. 4 (was
+ * 8): updates 1.1-1.2x rte_lpm6's rate (8: 0.9x), lookup structure +4%, lookups unchanged
+ * within the noise; 2 slowed in-table lookups by length ~5%, 0 grew the memory 12%. */
 #define TM_NEST
 #ifndef TM_NEST_BUDGET
-#define TM_NEST_BUDGET 8
+#define TM_NEST_BUDGET 4
 #endif
 #include "lpm/lpm_tmpl.h"
 
