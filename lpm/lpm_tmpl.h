@@ -605,9 +605,10 @@ static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_
 	return 0;
 }
 
-static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
+static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t *ppos, tm_key key, unsigned len,
+                         uint32_t nh)
 {
-	size_t n = tm_nreg(p, r);
+	size_t n = tm_nreg(p, r), pos = *ppos;
 	struct tm_reg *a = realloc(p->reg[r], tm_reg_bytes(n + 1));
 	if (!a)
 		return -ENOMEM;
@@ -685,10 +686,11 @@ static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_
 	return found;
 }
 
-static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigned len, uint32_t nh)
+/* Insert at *pos (from tm_find()); *pos becomes the route's position. */
+static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t *pos, tm_key key, unsigned len, uint32_t nh)
 {
 	struct tm_reg *a = p->reg[r];
-	size_t c = pos >> 32, i = (uint32_t)pos;
+	size_t c = *pos >> 32, i = (uint32_t)*pos;
 	struct tm_chk *k;
 
 	if (!a) {
@@ -734,6 +736,7 @@ static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t pos, tm_key key, unsigne
 	k->e[i].nh = nh;
 	k->n++;
 	a->n++;
+	*pos = c << 32 | i;
 	return 0;
 }
 
@@ -754,10 +757,23 @@ static void tm_reg_remove(TM_PRIV *p, uint32_t r, size_t pos)
 	}
 }
 
-/* In chunk k from index lo: the first entry whose top d bits are not top. */
+/* In chunk k from index lo: the first entry whose top d bits are not top (galloping: most
+ * blocks hold a few routes). */
 static size_t tm_chk_end(const struct tm_chk *k, size_t lo, tm_key top, unsigned d)
 {
-	size_t hi = k->n;
+	size_t hi = k->n, step = 1;
+	while (lo < hi) {
+		if ((k->e[lo].key >> (TM_W - d)) != top)
+			return lo;
+		size_t probe = lo + step < hi ? lo + step : hi;
+		lo++;
+		if (probe == hi || (k->e[probe].key >> (TM_W - d)) != top) {
+			hi = probe;
+			break;
+		}
+		lo = probe + 1;
+		step *= 2;
+	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if ((k->e[mid].key >> (TM_W - d)) == top)
@@ -771,6 +787,32 @@ static size_t tm_chk_end(const struct tm_chk *k, size_t lo, tm_key top, unsigned
 /* The routes of region r under the d-bit prefix of key and longer than d (d = TM_S: all of
  * them), sorted: *e, *n. In place when they sit in one chunk, else copied into p->slc (valid
  * until the next call). */
+/* In chunk k whose entry 0 is below key/len and entry i not (or i = its count): the first
+ * entry not below key/len, galloping back from i. */
+static size_t tm_chk_back(const struct tm_chk *k, size_t i, tm_key key, unsigned len)
+{
+	size_t lo = 0, hi = i, step = 1; /* e[lo] below, e[hi] not */
+	while (hi - lo > 1) {
+		size_t probe = hi - lo > step ? hi - step : lo;
+		if (probe == lo)
+			break;
+		if (tm_cmp(k->e[probe].key, k->e[probe].len, key, len) < 0) {
+			lo = probe;
+			break;
+		}
+		hi = probe;
+		step *= 2;
+	}
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (tm_cmp(k->e[mid].key, k->e[mid].len, key, len) < 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
 static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
                     const struct tm_ent **e, size_t *n)
 {
@@ -783,14 +825,14 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
 	if (!a || !a->nch)
 		return 0;
 	if (d > TM_S) {
-		/* the first route not below (top, d + 1): in chunk hint (the route's) if that
-		 * chunk starts below it and does not end below it, else search */
+		/* the first route not below (top, d + 1): back from hint, the position of
+		 * the route (or of the one after it, deleted), if its chunk starts below
+		 * that; else search */
 		tm_key pk = top << (TM_W - d);
-		const struct tm_ent *f = hint < a->nch ? &a->ch[hint]->e[0] : NULL;
-		size_t at;
-		if (f && tm_cmp(f->key, f->len, pk, d + 1) < 0 &&
-		    (tm_chk_find(a->ch[hint], 1, pk, d + 1, &at), at < a->ch[hint]->n))
-			pos = hint << 32 | at;
+		size_t hc = hint >> 32, hi = (uint32_t)hint;
+		const struct tm_ent *f = hc < a->nch ? &a->ch[hc]->e[0] : NULL;
+		if (f && hi > 0 && hi <= a->ch[hc]->n && tm_cmp(f->key, f->len, pk, d + 1) < 0)
+			pos = hc << 32 | tm_chk_back(a->ch[hc], hi, pk, d + 1);
 		else
 			tm_find(p, r, pk, d + 1, &pos);
 	}
@@ -1201,7 +1243,8 @@ static int tm_fill(TM_PRIV *p, uint64_t *direct, uint32_t idx, unsigned level, u
 
 /* Region r's array changed at route key/len (longer than TM_S): make the lookup structure
  * follow. Without TM_NEST that rebuilds the region; with it, the smallest block containing
- * the route. hint: the chunk that holds (or held) the route, a guess (see tm_slice()). */
+ * the route. hint: the route's position in the store, or that of the next route if it was
+ * deleted (see tm_slice()). */
 static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, unsigned len,
                           size_t hint)
 {
@@ -1293,7 +1336,11 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	p->nfresh = 0;
 	__atomic_store_n(pslot, pslot == &direct[r] ? (uint64_t)(uintptr_t)np : tm_node_word(np),
 	                 __ATOMIC_RELEASE);
-	tm_retire_tree(p, proot, np);
+	/* The copy holds the parent's other proxies: retire the parent's block alone, and the
+	 * old sub-block with what nr does not reuse. */
+	tm_retire_tree(p, root, nr);
+	tm_unacct(p, ob);
+	tm_retire(p, ob);
 	return 0;
 #else
 	(void)key;
@@ -1336,15 +1383,15 @@ static int tm_add(TM_TBL *t, tm_key key, unsigned len, uint32_t nh)
 		if (old == nh)
 			return 0;
 		tm_ent_at(p, r, pos)->nh = nh;
-		if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
+		if ((rc = tm_apply_route(p, t->direct, r, key, len, pos)) != 0) {
 			tm_ent_at(p, r, pos)->nh = old;
 			return rc;
 		}
 		return 0;
 	}
-	if ((rc = tm_reg_insert(p, r, pos, key, len, nh)) != 0)
+	if ((rc = tm_reg_insert(p, r, &pos, key, len, nh)) != 0)
 		return rc;
-	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
+	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos)) != 0) {
 		tm_find(p, r, key, len, &pos); /* an insert may have moved it */
 		tm_reg_remove(p, r, pos);
 		return rc;
@@ -1383,11 +1430,11 @@ static int tm_del(TM_TBL *t, tm_key key, unsigned len)
 		return -ENOENT;
 	struct tm_ent saved = *tm_ent_at(p, r, pos);
 	tm_reg_remove(p, r, pos);
-	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos >> 32)) != 0) {
+	if ((rc = tm_apply_route(p, t->direct, r, key, len, pos)) != 0) {
 		/* nothing was published: putting the route back restores the table (with
 		 * TM_NEST a chunk emptied by the remove is kept as the spare for this) */
 		tm_find(p, r, key, len, &pos);
-		tm_reg_insert(p, r, pos, saved.key, saved.len, saved.nh);
+		tm_reg_insert(p, r, &pos, saved.key, saved.len, saved.nh);
 		return rc;
 	}
 	p->nprefix--;
