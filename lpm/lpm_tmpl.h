@@ -17,7 +17,8 @@
  *     Walking up from a region's leaf (idx >>= 1) finds its covering prefix; walking down
  *     from a prefix visits exactly the regions it covers.
  *   - longer prefixes in one sorted array per region (direct entry), ordered by (key, len),
- *     which is the pre-order of the prefix tree: a covering prefix precedes those inside it.
+ *     which is the pre-order of the prefix tree: a covering prefix precedes those inside it
+ *     (with TM_NEST, in sorted chunks of at most TM_CH routes, see struct tm_reg).
  *
  * A region's subtree is a pure function of its sorted array and of its default next hop (the
  * longest covering prefix of TM_S bits or fewer). Any update therefore rebuilds whole regions:
@@ -884,18 +885,19 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
  *     children of the root carry more, the largest become *sub-blocks*, allocated apart.
  *     The parent holds a *proxy* in that child's place: a copy of the sub-block's root node
  *     (whose base points into the sub-block), so crossing into a sub-block costs the
- *     reader nothing. Only a block's root has proxies; a proxy is a child of the root whose
- *     base lies outside the root's block.
+ *     reader nothing. Only a block's root has proxies; the block header's `prox` lists the
+ *     root slots that hold one.
  *   - A block is built like a region: from the sorted routes under its prefix (a contiguous
- *     slice of the region's array) and its default (the value painted at its slot in the
- *     parent). An update of a long route rebuilds only the smallest block containing it; a
- *     rebuild reuses every sub-block whose default did not change.
+ *     slice of the region's routes, tm_slice()) and its default (the value painted at its
+ *     slot in the parent). An update of a long route rebuilds only the smallest block
+ *     containing it; a rebuild reuses every sub-block whose default did not change (outside
+ *     the slots the route paints, without reading it).
  *   - Publication, one 64-bit store each: a region's root block by its direct entry; a
  *     sub-block whose root bitmaps (vec, leafvec) are unchanged by the proxy's base; else
  *     the parent block is copied (inner bases moved), the proxy in the copy rewritten, and
  *     the copy published by its own slot (its root bitmaps are unchanged). Replaced blocks,
  *     and their sub-blocks that were not reused, are retired for freeing after a grace
- *     period.
+ *     period, then kept for reuse up to TM_POOL_BYTES.
  * Layout of a block: [header | root | for each node, breadth first: its leaves in reverse
  * order, padded to 8 bytes, then its children]; a block's root node sits right after the
  * header, followed by the root's leaves, so a proxy finds its block from base and leafvec.
