@@ -173,6 +173,27 @@ static inline int tm_cmp(tm_key ka, unsigned la, tm_key kb, unsigned lb)
 	return (int)la - (int)lb;
 }
 
+/* Binary search of e[lo..hi) sorted by (key, len): 1 and *at = its index if key/len is there,
+ * else 0 and *at = where it would go. */
+static int tm_ent_search(const struct tm_ent *e, size_t lo, size_t hi, tm_key key, unsigned len,
+                         size_t *at)
+{
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
+		if (c == 0) {
+			*at = mid;
+			return 1;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return 0;
+}
+
 static inline uint32_t tm_heap_idx(tm_key key, unsigned len)
 {
 	return (1u << len) | tm_top(key, len);
@@ -588,22 +609,7 @@ static inline struct tm_ent *tm_ent_at(const TM_PRIV *p, uint32_t r, size_t pos)
 
 static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
 {
-	const struct tm_ent *e = p->reg[r] ? p->reg[r]->e : NULL;
-	size_t lo = 0, hi = tm_nreg(p, r);
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = tm_cmp(e[mid].key, e[mid].len, key, len);
-		if (c == 0) {
-			*pos = mid;
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*pos = lo;
-	return 0;
+	return tm_ent_search(p->reg[r] ? p->reg[r]->e : NULL, 0, tm_nreg(p, r), key, len, pos);
 }
 
 static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t *ppos, tm_key key, unsigned len,
@@ -645,21 +651,7 @@ static inline struct tm_ent *tm_ent_at(const TM_PRIV *p, uint32_t r, size_t pos)
 /* In chunk k from index lo: the first entry not below key/len (*at), 1 if it is key/len. */
 static int tm_chk_find(const struct tm_chk *k, size_t lo, tm_key key, unsigned len, size_t *at)
 {
-	size_t hi = k->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = tm_cmp(k->e[mid].key, k->e[mid].len, key, len);
-		if (c == 0) {
-			*at = mid;
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*at = lo;
-	return 0;
+	return tm_ent_search(k->e, lo, k->n, key, len, at);
 }
 
 static int tm_find(const TM_PRIV *p, uint32_t r, tm_key key, unsigned len, size_t *pos)
