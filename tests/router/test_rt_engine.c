@@ -1389,6 +1389,33 @@ static void test_too_big6(void)
 	CHECK(wk.st.forwarded == 1 && wk.st.drops[RT_DROP_TOO_BIG] == 1);
 }
 
+/* RFC 4291 2.5.6: a packet with a link-local source is not forwarded to another link; the
+ * source hears ICMPv6 Destination Unreachable, beyond scope of source address (RFC 4443 3.1,
+ * code 2), and the packet counts as martian. Back out of the link it came from it may go. */
+static void test_linklocal_src6(void)
+{
+	setup(0);
+	add_neigh(AF_INET6, "fe80::2", HA, "p0");
+	add_route(AF_INET6, "fd84::", 32, "fd01::2", NULL);
+	uint8_t orig[80], a[16];
+	unsigned len = mk_udp6(fb[0], "fe80::2", "fd82:0:1::5", 64);
+	memcpy(orig, fb[0] + 14, 66);
+	run1(len);
+	uint8_t *ip = fb[0] + 14;
+	CHECK(!(vd[0].action == RT_ACT_TX && vd[0].port == 1));
+	CHECK(wk.st.forwarded == 0 && wk.st.drops[RT_DROP_MARTIAN] == 1);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && !memcmp(fb[0], HA, 6));
+	CHECK(ip[6] == 58 && ip[40] == 1 && ip[41] == 2);
+	CHECK((ip[4] << 8 | ip[5]) == 8 + 66 && !memcmp(ip + 48, orig, 66));
+	CHECK(cksum6(ip, ip + 40, 8 + 66, 58) == 0);
+	ip6("fe80::2", a);
+	CHECK(!memcmp(ip + 24, a, 16));
+	/* to a route out of the same link: forwarded */
+	run1(mk_udp6(fb[0], "fe80::2", "fd84::5", 64));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && ip[7] == 63);
+	CHECK(wk.st.forwarded == 1 && wk.st.drops[RT_DROP_MARTIAN] == 1);
+}
+
 /* The config side: an IPv6 address or route on a port whose MTU is below 1280 is refused,
  * naming it. */
 static void test_mtu_ipv6_min(void)
@@ -1441,6 +1468,7 @@ int main(void)
 	test_frag4_held();
 	test_too_big6();
 	test_mtu_ipv6_min();
+	test_linklocal_src6();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
