@@ -37,8 +37,18 @@ static int read_token_file(const char *path, char *tok, size_t cap, char *err, s
 	}
 	if (!fgets(tok, cap, f))
 		tok[0] = 0;
-	fclose(f);
 	n = strcspn(tok, "\r\n");
+	if (!tok[n]) { /* no end of line in the buffer: the line must end here */
+		int ch = getc(f);
+
+		if (ch != EOF && ch != '\n' && ch != '\r') {
+			fclose(f);
+			snprintf(err, errlen, "api.token_file: %s: token longer than %zu bytes",
+			         path, cap - 1);
+			return -EINVAL;
+		}
+	}
+	fclose(f);
 	tok[n] = 0;
 	if (!n) {
 		snprintf(err, errlen, "api.token_file: %s: empty", path);

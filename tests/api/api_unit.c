@@ -475,6 +475,39 @@ static void test_conf(void)
 		CHECK(api_conf_parse(j, &c, err, sizeof(err)) && strstr(err, "empty"),
 		      "empty token file: %s", err);
 		json_decref(j);
+		/* a token longer than the buffer is refused (as "token" is), never cut to a prefix
+		 * that the server would then accept; 255 bytes still fit, with or without \r\n */
+		{
+			static const char *const ends[] = {"", "\n", "\r\n"};
+			char tok[301];
+			int k;
+
+			memset(tok, 'x', 300);
+			tok[300] = 0;
+			fd = open(path, O_WRONLY | O_TRUNC);
+			CHECK(write(fd, tok, 300) == 300, "long token file");
+			close(fd);
+			j = json_loads(js, 0, NULL);
+			err[0] = 0;
+			CHECK(api_conf_parse(j, &c, err, sizeof(err)) &&
+			          strstr(err, "api.token_file"),
+			      "300-byte token accepted as its %zu-byte prefix: %s", strlen(c.token),
+			      err);
+			json_decref(j);
+			for (k = 0; k < 3; k++) {
+				fd = open(path, O_WRONLY | O_TRUNC);
+				CHECK(write(fd, tok, 255) == 255 &&
+				          write(fd, ends[k], strlen(ends[k])) ==
+				              (ssize_t)strlen(ends[k]),
+				      "255-byte token file");
+				close(fd);
+				j = json_loads(js, 0, NULL);
+				CHECK(!api_conf_parse(j, &c, err, sizeof(err)) &&
+				          strlen(c.token) == 255,
+				      "255-byte token (end %d): %s", k, err);
+				json_decref(j);
+			}
+		}
 		unlink(path);
 	}
 	/* defaults as documented */
