@@ -248,7 +248,8 @@ void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdi
  * ICMP unreachable for the held packets. Call from one worker, ~every 100ms. */
 void rt_neigh_tick(struct rt_worker *w);
 /* Learns addr -> mac on port (ARP/ND or static) and releases held packets via w (may be
- * NULL for the control thread: then held packets are sent by nobody and freed later). */
+ * NULL for the control thread: then held packets are sent by nobody and freed later). mac NULL:
+ * a confirmation (solicited NA without a target link-layer address) of a usable entry's MAC. */
 void rt_neigh_learn(struct rt *rt, struct rt_worker *w, int family, const uint8_t *addr,
                     unsigned port, const uint8_t mac[6], int state, int create);
 uint64_t rt_now_ns(void);

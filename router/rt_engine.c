@@ -379,7 +379,9 @@ void rt_neigh_learn(struct rt *rt, struct rt_worker *w, int family, const uint8_
 		goto out;
 	if (e->state == RT_NUD_PERMANENT && state != RT_NUD_PERMANENT)
 		goto out; /* a static entry is not overridden by what the wire says */
-	if (state == RT_NUD_STALE && nud_usable(e->state) && !memcmp(e->mac, mac, 6))
+	if (!mac && !nud_usable(e->state))
+		goto out; /* a confirmation without an address needs a MAC (RFC 4861 7.2.5) */
+	if (state == RT_NUD_STALE && mac && nud_usable(e->state) && !memcmp(e->mac, mac, 6))
 		goto out; /* an NS with the MAC we have changes nothing (RFC 4861 7.2.3) */
 	neigh_set(e, state, mac);
 	e->t_changed = w ? w->now : rt_now_ns();
@@ -845,6 +847,8 @@ static void nd_input(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 		const uint8_t *ll = nd_lladdr(ic + 24, end, 2);
 		if (ll && !(ll[0] & 1))
 			rt_neigh_learn(rt, w, AF_INET6, target, p->port, ll, RT_NUD_REACHABLE, 0);
+		else if (!ll && (ic[4] & 0x40)) /* solicited, no TLLA (RFC 4861 7.2.4, 7.2.5) */
+			rt_neigh_learn(rt, w, AF_INET6, target, p->port, NULL, RT_NUD_REACHABLE, 0);
 		if (port->host) {
 			punt(w, p, v);
 		} else {

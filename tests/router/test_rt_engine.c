@@ -767,6 +767,59 @@ static void test_nud_probe6(void)
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9NEW, 6));
 }
 
+/* A solicited NA answering a unicast NS may omit the target link-layer address option (RFC
+ * 4861 7.2.4; Linux always does): it still confirms the cached MAC, PROBE -> REACHABLE (RFC
+ * 4861 7.2.5), so no more probes and no FAILED. */
+static void test_nud_probe6_na_no_tlla(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	uint8_t mac[6];
+	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
+	wk.now = 1000000000000ull;
+	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
+	run_now(mk_udp6(fb[0], "fd01::2", "fd83::5", 64), 0);
+	nemitted = 0;
+	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
+	unsigned len = mk_nd(fb[0], MAC1, G9, "fd02::9", "fd02::1", 136, 0x60, "fd02::9", 2);
+	uint8_t *ip = fb[0] + 14, *ic = ip + 40;
+	ip[5] = 24; /* no option */
+	memset(ic + 24, 0, 8);
+	ic[2] = ic[3] = 0;
+	uint16_t c = cksum6(ip, ic, 24, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	run_now(len - 8, 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	for (int k = 0; k < RT_NEIGH_PROBES + 1; k++)
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nemitted == 1 && nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE);
+	/* an unsolicited one without the option teaches nothing; nor one for an unknown entry */
+	run_now(mk_ns(fb[0], G9, "fd02::8", "fd02::1"), 1);
+	tick_at(wk.now + RT_NEIGH_STALE_NS + 1);
+	CHECK(nud_of(AF_INET6, "fd02::8", 1, mac) == RT_NUD_STALE);
+	len = mk_nd(fb[0], MAC1, G9, "fd02::8", "fd02::1", 136, 0x20, "fd02::8", 2);
+	ip[5] = 24;
+	memset(ic + 24, 0, 8);
+	ic[2] = ic[3] = 0;
+	c = cksum6(ip, ic, 24, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	run_now(len - 8, 1);
+	CHECK(nud_of(AF_INET6, "fd02::8", 1, mac) == RT_NUD_STALE);
+	CHECK(nud_of(AF_INET6, "fd02::7", 1, mac) == -1);
+	len = mk_nd(fb[0], MAC1, G9, "fd02::7", "fd02::1", 136, 0x60, "fd02::7", 2);
+	ip[5] = 24;
+	memset(ic + 24, 0, 8);
+	ic[2] = ic[3] = 0;
+	c = cksum6(ip, ic, 24, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	run_now(len - 8, 1);
+	CHECK(nud_of(AF_INET6, "fd02::7", 1, mac) == -1);
+}
+
 /* Resolution of 10.2.0.9 fails with three packets held: two UDP packets from host A become
  * ICMP host unreachable (type 3 code 1) back to A, each quoting its packet as received (TTL
  * 64); the third, itself an ICMP error, is only dropped. With a bucket of 1 the second UDP
@@ -1451,6 +1504,7 @@ int main(void)
 	test_nud_stale_delay_probe_reachable();
 	test_nud_probe_unanswered_failed();
 	test_nud_probe6();
+	test_nud_probe6_na_no_tlla();
 	test_unreach4();
 	test_unreach6();
 	test_ping_self();
