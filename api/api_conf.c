@@ -313,19 +313,29 @@ int api_config_save(const char *path, const char *text, size_t len, char *err, s
 	struct stat st;
 	mode_t mode = 0644;
 	size_t off = 0;
-	int fd, dfd, rc;
+	int fd, dfd, rc, had = 0;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	if (stat(path, &st) == 0)
+	if (stat(path, &st) == 0) {
 		mode = st.st_mode & 07777;
+		had = 1;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		return rc;
+	}
+	/* the new file takes the old one's owner and mode (open's mode went through umask) */
+	if (had) {
+		if (fchown(fd, st.st_uid, st.st_gid)) {
+			/* not ours to give away (not root): it stays the writer's */
+		}
+		if (fchmod(fd, mode))
+			goto fail;
 	}
 	while (off < len) {
 		ssize_t w = write(fd, text + off, len - off);

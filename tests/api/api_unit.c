@@ -580,6 +580,22 @@ static void test_export_save(void)
 	}
 	snprintf(err, sizeof(err), "%s.tmp.%d", path, (int)getpid());
 	CHECK(access(err, F_OK) != 0, "temporary file left behind");
+	/* the replaced file keeps its mode whatever the umask, and its group (root only) */
+	{
+		mode_t old = umask(022);
+		struct stat st;
+
+		CHECK(!chmod(path, 0664), "chmod");
+		if (geteuid() == 0)
+			CHECK(!chown(path, -1, 65534), "chown");
+		CHECK(!api_config_save(path, t, len, err, sizeof(err)), "save: %s", err);
+		CHECK(!stat(path, &st) && (st.st_mode & 07777) == 0664,
+		      "save changed the mode 0664 to %04o", (unsigned)(st.st_mode & 07777));
+		if (geteuid() == 0)
+			CHECK(st.st_gid == 65534, "save changed the group 65534 to %u",
+			      (unsigned)st.st_gid);
+		umask(old);
+	}
 	/* a directory that cannot be written: error names the file, nothing changes */
 	CHECK(api_config_save("/nonexistent/dir/cfg.json", t, len, err, sizeof(err)) < 0 &&
 	          strstr(err, "/nonexistent/dir/cfg.json"),
