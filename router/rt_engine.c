@@ -1233,6 +1233,11 @@ static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 1);
 	if (!nh)
 		return;
+	static const uint8_t unspec[16];
+	if (unlikely(!memcmp(ip + 8, unspec, 16))) { /* RFC 4291 2.5.2: never forwarded */
+		drop(w, v, RT_DROP_MARTIAN);
+		return;
+	}
 	/* RFC 4291 2.5.6: a link-local source never leaves its link (RFC 4443 3.1, code 2) */
 	if (unlikely(ip[8] == 0xfe && (ip[9] & 0xc0) == 0x80 && nh->port != p->port)) {
 		icmp_error_or_drop(w, p, v, i, ngen, 1, ICMP6_UNREACH, 2, 0, RT_DROP_MARTIAN);

@@ -1469,6 +1469,20 @@ static void test_linklocal_src6(void)
 	CHECK(wk.st.forwarded == 1 && wk.st.drops[RT_DROP_MARTIAN] == 1);
 }
 
+/* RFC 4291 2.5.2: a packet with the unspecified source address is never forwarded (martian,
+ * and no error: there is nobody to send it to). A DAD NS from :: is still answered. */
+static void test_unspec_src6(void)
+{
+	setup(0);
+	run1(mk_udp6(fb[0], "::", "fd82:0:1::5", 64));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_MARTIAN);
+	CHECK(wk.st.forwarded == 0 && wk.st.drops[RT_DROP_MARTIAN] == 1 && wk.st.icmp_sent == 0);
+	static const uint8_t HB[6] = {2, 0, 0, 0, 0, 0xb7};
+	run1(mk_nd(fb[0], (const uint8_t[]){0x33, 0x33, 0xff, 0, 0, 1}, HB, "::", "ff02::1:ff00:1",
+	           135, 0, "fd01::1", 0));
+	CHECK(vd[0].action == RT_ACT_TX && fb[0][14 + 40] == 136);
+}
+
 /* The config side: an IPv6 address or route on a port whose MTU is below 1280 is refused,
  * naming it. */
 static void test_mtu_ipv6_min(void)
@@ -1523,6 +1537,7 @@ int main(void)
 	test_too_big6();
 	test_mtu_ipv6_min();
 	test_linklocal_src6();
+	test_unspec_src6();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
