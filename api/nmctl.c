@@ -177,12 +177,13 @@ static json_t *check(struct resp *r)
 	return j;
 }
 
+/* Appends &key=val (percent-encoded) to q[cap]; a query that does not fit is a usage error. */
 static void append_q(char *q, size_t cap, const char *key, const char *val)
 {
 	size_t n = strlen(q);
 	const char *p;
 
-	n += snprintf(q + n, n < cap ? cap - n : 0, "%s%s=", strchr(q, '?') ? "&" : "?", key);
+	n += snprintf(q + n, cap - n, "%s%s=", strchr(q, '?') ? "&" : "?", key);
 	for (p = val; *p && n + 4 < cap; p++) {
 		unsigned char c = *p;
 
@@ -191,6 +192,10 @@ static void append_q(char *q, size_t cap, const char *key, const char *val)
 			q[n++] = c;
 		else
 			n += snprintf(q + n, cap - n, "%%%02X", c);
+	}
+	if (*p || n + 4 >= cap) {
+		fprintf(stderr, "nmctl: %s: arguments too long\n", key);
+		exit(2);
 	}
 	q[n] = 0;
 }

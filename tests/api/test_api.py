@@ -901,6 +901,19 @@ def test_nmctl(rt):
     assert p.returncode == 0 and "10.82.0.0/16" in p.stdout
 
 
+def test_nmctl_long_arguments(rt):
+    """Arguments too long for the request's query are a usage error (exit 2), not a
+    stack overflow in nmctl nor a truncated request; nothing changes."""
+    before = state(rt)
+    long = "a" * 1018
+    for args in (("route", "del", long, "via", "10.81.1.2", "dev", "p1"),
+                 ("route", "del", "10.82.0.0/16", "dev", "p2", *["via", "10.81.2.2"] * 150),
+                 ("neigh", "del", "10.81.2.2", *["dev", "p2"] * 200)):
+        p = rt.nmctl(*args, check=False)
+        assert p.returncode == 2 and "too long" in p.stderr, (args[:3], p.returncode, p.stderr)
+    assert state(rt) == before
+
+
 # ---------------------------------------------------------------- full table, restart
 
 
