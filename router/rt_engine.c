@@ -226,7 +226,10 @@ static int icmp_allow(struct rt_worker *w)
 	const struct rt *rt = w->rt;
 	uint64_t cap = (uint64_t)rt->icmp_burst * 1000;
 	if (w->now > w->icmp_last) {
-		uint64_t add = (w->now - w->icmp_last) * rt->icmp_rate / 1000000;
+		/* dt * rate wraps past 2^64 after 2^64 / rate ns (5 h at 1000000/s): cap first */
+		uint64_t dt = w->now - w->icmp_last, add = rt->icmp_rate ? cap : 0;
+		if (rt->icmp_rate && dt < cap * 1000000 / rt->icmp_rate)
+			add = dt * rt->icmp_rate / 1000000;
 		w->icmp_tokens_milli += add;
 		if (w->icmp_tokens_milli > cap)
 			w->icmp_tokens_milli = cap;

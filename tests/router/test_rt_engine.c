@@ -1014,6 +1014,23 @@ static void test_icmp_rate(void)
 	CHECK(wk.st.icmp_sent == 2 && wk.st.drops[RT_DROP_ICMP_RATE] == 1);
 }
 
+/* The ICMP bucket refills to its depth after a long quiet time, whatever the rate: with
+ * icmp_rate 1000000, 5.1 hours without an error (elapsed ns * rate passes 2^64) must not
+ * leave the bucket empty. */
+static void test_icmp_rate_long_idle(void)
+{
+	setup(0);
+	rt->icmp_rate = 1000000;
+	rt->icmp_burst = 100;
+	rt_worker_init(&wk, rt, 0, &test_ops, NULL);
+	wk.icmp_tokens_milli = 0;
+	wk.icmp_last = 1000000000ull;
+	wk.now = wk.icmp_last + 18446744073710ull; /* 2^64 / 1e6 ns, rounded up */
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.99.0.1", 64), 0);
+	CHECK(vd[0].action == RT_ACT_TX && wk.st.icmp_sent == 1);
+	CHECK(wk.st.drops[RT_DROP_ICMP_RATE] == 0);
+}
+
 static int count_cb(const struct rt_route *r, void *arg)
 {
 	(void)r;
@@ -1527,6 +1544,7 @@ int main(void)
 	test_icmp6_errors();
 	test_nd();
 	test_icmp_rate();
+	test_icmp_rate_long_idle();
 	test_ctl();
 	test_mixed_burst();
 	test_frag4_plain();
