@@ -387,6 +387,8 @@ static int neigh_cmd(int argc, char **argv)
 				usage();
 			append_q(q, sizeof(q), argv[k], argv[k + 1]);
 		}
+		if (k < argc)
+			usage();
 		r = request("GET", q, NULL, 0);
 		j = check(&r);
 		if (raw(&r))
@@ -535,6 +537,8 @@ static int plain_get(const char *path)
 
 static int config_cmd(int argc, char **argv)
 {
+	if (argc > 1)
+		usage();
 	if (argc == 0 || !strcmp(argv[0], "show"))
 		return plain_get("/v1/config");
 	if (!strcmp(argv[0], "save")) {

@@ -914,6 +914,17 @@ def test_nmctl_long_arguments(rt):
     assert state(rt) == before
 
 
+def test_nmctl_refuses_extra_arguments(rt):
+    """Words nmctl does not understand are a usage error (exit 2), not silently dropped."""
+    before = state(rt)
+    for args in (("neigh", "show", "foo"), ("neigh", "show", "dev"),
+                 ("neigh", "show", "dev", "p1", "foo"), ("config", "show", "foo"),
+                 ("config", "save", "now")):
+        p = rt.nmctl(*args, check=False)
+        assert p.returncode == 2 and "usage" in p.stderr, (args, p.returncode, p.stdout[:200])
+    assert state(rt) == before
+
+
 # ---------------------------------------------------------------- full table, restart
 
 
