@@ -1083,6 +1083,10 @@ static inline const struct rt_nh *route_pre(struct rt_worker *w, struct rt_pkt *
 		drop(w, v, RT_DROP_NO_ROUTE);
 		return NULL;
 	}
+	if (unlikely(p->data[0] & 1)) { /* RFC 1812 5.3.4: no forwarding of L2 bcast/mcast */
+		drop(w, v, RT_DROP_BAD_L2);
+		return NULL;
+	}
 	if (unlikely(ip[v6 ? 7 : 8] <= 1)) { /* hop limit / TTL */
 		icmp_error_or_drop(w, p, v, i, ngen, v6, v6 ? ICMP6_TIMXCEED : ICMP4_TIMXCEED, 0, 0,
 		                   RT_DROP_TTL);

@@ -1500,6 +1500,33 @@ static void test_unspec_src6(void)
 	CHECK(vd[0].action == RT_ACT_TX && fb[0][14 + 40] == 136);
 }
 
+/* RFC 1812 5.3.4: a packet received as a link-layer broadcast or multicast is not forwarded
+ * unless its IP destination is multicast (a subnet broadcast such as NetBIOS's to
+ * 10.1.0.255 must not be routed or ARPed for); likewise IPv6. It may still be for us. */
+static void test_l2_bcast_not_forwarded(void)
+{
+	setup(0);
+	static const uint8_t mc6[6] = {0x33, 0x33, 0, 0, 0, 1},
+	                     bcast[6] = {255, 255, 255, 255, 255, 255};
+	run1(mk_udp4(fb[0], bcast, "10.1.0.2", "10.82.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
+	run1(mk_udp4(fb[0], bcast, "10.1.0.2", "10.2.0.255", 64));
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
+	unsigned len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 64);
+	memcpy(fb[0], mc6, 6);
+	run1(len);
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
+	CHECK(wk.st.forwarded == 0 && nemitted == 0 && wk.st.drops[RT_DROP_BAD_L2] == 3);
+	/* for us: still answered */
+	len = mk_ping4(fb[0], "10.1.0.2", "10.1.0.1");
+	memcpy(fb[0], bcast, 6);
+	run1(len);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && wk.st.local_replies == 1);
+	/* unicast: forwarded as ever */
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && wk.st.forwarded == 1);
+}
+
 /* The config side: an IPv6 address or route on a port whose MTU is below 1280 is refused,
  * naming it. */
 static void test_mtu_ipv6_min(void)
@@ -1556,6 +1583,7 @@ int main(void)
 	test_mtu_ipv6_min();
 	test_linklocal_src6();
 	test_unspec_src6();
+	test_l2_bcast_not_forwarded();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
