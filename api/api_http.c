@@ -287,6 +287,28 @@ static void routes_post(struct ctx *c)
 	reply_gen(c->req, c->a, extra);
 }
 
+static int route_key_cmp(const void *pa, const void *pb)
+{
+	const struct rt_route *a = pa, *b = pb;
+
+	if (a->family != b->family)
+		return a->family - b->family;
+	if (a->plen != b->plen)
+		return a->plen - b->plen;
+	return memcmp(a->dst, b->dst, 16);
+}
+
+/* How many different prefixes v[0..n) names (sorts v). */
+static size_t routes_distinct(struct rt_route *v, size_t n)
+{
+	size_t i, k = n ? 1 : 0;
+
+	qsort(v, n, sizeof(*v), route_key_cmp);
+	for (i = 1; i < n; i++)
+		k += !api_route_key_eq(&v[i - 1], &v[i]);
+	return k;
+}
+
 static void routes_delete(struct ctx *c)
 {
 	const char *dst = qget(c, "dst"), *gw = qget(c, "gateway"), *dev = qget(c, "dev");
@@ -326,6 +348,8 @@ static void routes_delete(struct ctx *c)
 			return;
 		}
 		rc = rt_route_del(c->a->rt, v, n, err, sizeof(err));
+		if (!rc) /* a prefix given twice is deleted once */
+			n = routes_distinct(v, n);
 		free(v);
 	} else {
 		snprintf(err, sizeof(err), "DELETE /v1/routes needs ?dst=PREFIX (or a body)");

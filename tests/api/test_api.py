@@ -537,6 +537,17 @@ def test_config_export_and_save(rt):
     rt.call("DELETE", "/v1/routes?dst=10.95.0.0/16")
 
 
+def test_delete_body_counts_each_route_once(rt):
+    """DELETE with a body naming a route twice deletes it once and says "deleted": 1."""
+    r = {"dst": "10.93.0.0/16", "gateway": "10.81.1.2", "dev": "p1"}
+    st, j = rt.call("POST", "/v1/routes", r)
+    assert st == 200, j
+    g = rt.generation()
+    st, j = rt.call("DELETE", "/v1/routes", [r, {"dst": "10.93.0.0/16", "dev": "p1"}])
+    assert st == 200 and j == {"generation": g + 1, "deleted": 1}, j
+    assert "10.93.0.0/16" not in [x["dst"] for x in rt.get("/v1/routes")[1]]
+
+
 # ---------------------------------------------------------------- bad input
 
 BAD = [
