@@ -1206,10 +1206,34 @@ static void frag4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, u
 	}
 }
 
+/* 1 if a (network order) is the broadcast address of one of port's IPv4 subnets (/30 or
+ * wider: a /31 or /32 has none). */
+static int is_dbcast_v4(const struct rt_port *p, uint32_t a)
+{
+	for (unsigned i = 0; i < p->naddrs; i++) {
+		const struct rt_addr *ad = &p->addrs[i];
+		if (ad->family != AF_INET || ad->plen > 30)
+			continue;
+		uint32_t m = ad->plen ? htonl(~0u << (32 - ad->plen)) : 0, x;
+		memcpy(&x, ad->addr, 4);
+		if ((a | m) == 0xffffffffu && ((a ^ x) & m) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
                    uint32_t nhid, unsigned *ngen)
 {
 	uint8_t *ip = p->data + ETH_HLEN_;
+	if (nhid != RT_FIB_MISS && w->rt->nh[nhid].kind == RT_NH_CONNECTED) {
+		uint32_t dst;
+		memcpy(&dst, ip + 16, 4);
+		if (unlikely(is_dbcast_v4(&w->rt->port[w->rt->nh[nhid].port], dst))) {
+			punt(w, p, v); /* our subnet's broadcast: like 255.255.255.255 */
+			return;
+		}
+	}
 	const struct rt_nh *nh = route_pre(w, p, v, i, nhid, ngen, 0);
 	if (!nh)
 		return;

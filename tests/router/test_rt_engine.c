@@ -1510,13 +1510,13 @@ static void test_l2_bcast_not_forwarded(void)
 	                     bcast[6] = {255, 255, 255, 255, 255, 255};
 	run1(mk_udp4(fb[0], bcast, "10.1.0.2", "10.82.1.1", 64));
 	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
-	run1(mk_udp4(fb[0], bcast, "10.1.0.2", "10.2.0.255", 64));
-	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
+	run1(mk_udp4(fb[0], bcast, "10.1.0.2", "10.2.0.255", 64)); /* ours: test_directed_bcast4 */
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_HOST);
 	unsigned len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 64);
 	memcpy(fb[0], mc6, 6);
 	run1(len);
 	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_BAD_L2);
-	CHECK(wk.st.forwarded == 0 && nemitted == 0 && wk.st.drops[RT_DROP_BAD_L2] == 3);
+	CHECK(wk.st.forwarded == 0 && nemitted == 0 && wk.st.drops[RT_DROP_BAD_L2] == 2);
 	/* for us: still answered */
 	len = mk_ping4(fb[0], "10.1.0.2", "10.1.0.1");
 	memcpy(fb[0], bcast, 6);
@@ -1525,6 +1525,31 @@ static void test_l2_bcast_not_forwarded(void)
 	/* unicast: forwarded as ever */
 	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.82.1.1", 64));
 	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && wk.st.forwarded == 1);
+}
+
+/* A directed broadcast to a connected subnet (10.2.0.255 on p1's 10.2.0.0/24) is the
+ * router's own broadcast (RFC 1812 5.3.5.2, forwarding off by default per RFC 2644, as in
+ * Linux): to the host port, or dropped without one; never ARPed for, never answered with
+ * ICMP host unreachable (RFC 1812 4.3.2.7: no error about a broadcast). */
+static void test_directed_bcast4(void)
+{
+	setup(0);
+	wk.now = 1000000000000ull;
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.2.0.255", 64), 0);
+	CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_NO_HOST);
+	CHECK(nemitted == 0 && wk.st.drops[RT_DROP_NO_HOST] == 1);
+	for (int k = 0; k <= RT_NEIGH_PROBES; k++)
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	CHECK(nemitted == 0 && wk.st.icmp_sent == 0 && nsent_held == 0);
+	setup(1);
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.2.0.255", 1));
+	CHECK(vd[0].action == RT_ACT_HOST && vd[0].port == 0 && nemitted == 0);
+	/* the same address in a /23 is a host: forwarded */
+	setup(0);
+	add_route(AF_INET, "10.84.0.0", 23, NULL, "p1");
+	add_neigh(AF_INET, "10.84.0.255", GW3, "p1");
+	run1(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.84.0.255", 64));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], GW3, 6));
 }
 
 /* The config side: an IPv6 address or route on a port whose MTU is below 1280 is refused,
@@ -1584,6 +1609,7 @@ int main(void)
 	test_linklocal_src6();
 	test_unspec_src6();
 	test_l2_bcast_not_forwarded();
+	test_directed_bcast4();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
