@@ -729,19 +729,24 @@ struct resource {
 	const char *path;
 	void (*fn[4])(struct ctx *); /* GET, POST, PUT, DELETE */
 	const char *query[MAXQ];     /* allowed query keys */
+	unsigned qmethods[MAXQ];     /* with which methods (M_*) */
 };
 
 static const struct resource resources[] = {
     {"/v1/routes",
      {routes_get, routes_post, routes_put, routes_delete},
-     {"dst", "dev", "protocol", "gateway"}},
-    {"/v1/neigh", {neigh_get, neigh_post, NULL, neigh_delete}, {"dst", "dev"}},
-    {"/v1/links", {links_get}, {NULL}},
-    {"/v1/stats", {stats_get}, {NULL}},
-    {"/v1/config", {config_get}, {NULL}},
-    {"/v1/config/save", {NULL, config_save}, {NULL}},
-    {"/v1/generation", {generation_get}, {NULL}},
-    {"/metrics", {metrics_get}, {NULL}},
+     {"dst", "dev", "protocol", "gateway"},
+     {M_GET | M_DELETE, M_GET | M_DELETE, M_GET, M_DELETE}},
+    {"/v1/neigh",
+     {neigh_get, neigh_post, NULL, neigh_delete},
+     {"dst", "dev"},
+     {M_GET | M_DELETE, M_GET | M_DELETE}},
+    {"/v1/links", {links_get}, {NULL}, {0}},
+    {"/v1/stats", {stats_get}, {NULL}, {0}},
+    {"/v1/config", {config_get}, {NULL}, {0}},
+    {"/v1/config/save", {NULL, config_save}, {NULL}, {0}},
+    {"/v1/generation", {generation_get}, {NULL}, {0}},
+    {"/metrics", {metrics_get}, {NULL}, {0}},
 };
 
 static int method_index(enum evhttp_cmd_type t)
@@ -953,7 +958,7 @@ static void handle(struct evhttp_request *req, void *arg)
 		int ok = !strcmp(kv->key, "dry_run") && r->fn[2] == routes_put && m == 2;
 
 		for (i = 0; i < MAXQ && r->query[i] && !ok; i++)
-			ok = !strcmp(kv->key, r->query[i]);
+			ok = !strcmp(kv->key, r->query[i]) && (r->qmethods[i] & 1u << m);
 		if (!ok) {
 			snprintf(msg, sizeof(msg), "query: unknown parameter \"%.40s\" for %s %s",
 			         kv->key, mnames[m], r->path);
