@@ -966,6 +966,13 @@ static void handle(struct evhttp_request *req, void *arg)
 			evhttp_clear_headers(&c.q);
 			return;
 		}
+		if (evhttp_find_header(&c.q, kv->key) != kv->value) { /* an earlier one */
+			snprintf(msg, sizeof(msg), "query: parameter \"%.40s\" given twice",
+			         kv->key);
+			reply_err(req, 400, msg, 0, 0);
+			evhttp_clear_headers(&c.q);
+			return;
+		}
 	}
 	in = evhttp_request_get_input_buffer(req);
 	c.blen = evbuffer_get_length(in);
