@@ -831,6 +831,44 @@ static const uint8_t *nd_lladdr(const uint8_t *o, const uint8_t *end, uint8_t ty
 	return NULL;
 }
 
+/* An NA with a target link-layer address ll for a known entry, as RFC 4861 7.2.5 says:
+ * flags is the NA's R|S|O byte. */
+static void nd_na_learn(struct rt_worker *w, const uint8_t *target, unsigned port,
+                        const uint8_t *ll, uint8_t flags)
+{
+	struct rt *rt = w->rt;
+	int sol = flags & 0x40, ovr = flags & 0x20, nst;
+	const uint8_t *mac = ll;
+	pthread_mutex_lock(&rt->neigh_lock);
+	int i = rt_neigh_find(rt, AF_INET6, target, port);
+	if (i < 0)
+		goto out;
+	struct rt_neigh_ent *e = &rt->neigh[i];
+	int st = e->state, changed = memcmp(ll, e->mac, 6) != 0;
+	if (st == RT_NUD_NONE || st == RT_NUD_PERMANENT)
+		goto out;
+	if (!nud_usable(st)) { /* INCOMPLETE (or FAILED) */
+		nst = sol ? RT_NUD_REACHABLE : RT_NUD_STALE;
+	} else if (changed && !ovr) { /* keep the MAC; a REACHABLE entry becomes STALE */
+		if (st != RT_NUD_REACHABLE)
+			goto out;
+		nst = RT_NUD_STALE;
+		mac = NULL;
+	} else if (sol) {
+		nst = RT_NUD_REACHABLE;
+	} else if (changed) {
+		nst = RT_NUD_STALE;
+	} else {
+		goto out; /* unsolicited, same MAC: nothing changes */
+	}
+	neigh_set(e, nst, mac);
+	e->t_changed = w->now;
+	e->probes = 0;
+	neigh_flush(rt, w, e);
+out:
+	pthread_mutex_unlock(&rt->neigh_lock);
+}
+
 /* Neighbor discovery: answers NS for our addresses, learns from NS/NA (RFC 4861 7.2). */
 static void nd_input(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
 {
@@ -849,7 +887,7 @@ static void nd_input(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 	if (ic[0] == ND_NA) {
 		const uint8_t *ll = nd_lladdr(ic + 24, end, 2);
 		if (ll && !(ll[0] & 1))
-			rt_neigh_learn(rt, w, AF_INET6, target, p->port, ll, RT_NUD_REACHABLE, 0);
+			nd_na_learn(w, target, p->port, ll, ic[4]);
 		else if (!ll && (ic[4] & 0x40)) /* solicited, no TLLA (RFC 4861 7.2.4, 7.2.5) */
 			rt_neigh_learn(rt, w, AF_INET6, target, p->port, NULL, RT_NUD_REACHABLE, 0);
 		if (port->host) {

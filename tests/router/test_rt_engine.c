@@ -820,6 +820,44 @@ static void test_nud_probe6_na_no_tlla(void)
 	CHECK(nud_of(AF_INET6, "fd02::7", 1, mac) == -1);
 }
 
+/* RFC 4861 7.2.5, an NA for a known entry: without Override and with another MAC (a proxy,
+ * an anycast answer) it does not replace the MAC (REACHABLE becomes STALE, other states are
+ * left alone); unsolicited with a new MAC and Override it is STALE, not REACHABLE; an
+ * unsolicited one for an INCOMPLETE entry gives STALE (the held packet still leaves). */
+static void test_na_flags(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99}, GX[6] = {2, 0, 0, 0, 0, 0x9b};
+	uint8_t mac[6];
+	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
+	wk.now = 1000000000000ull;
+	run_now(mk_udp6(fb[0], "fd01::2", "fd83::5", 64), 0);
+	CHECK(vd[0].action == RT_ACT_HELD &&
+	      nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_INCOMPLETE);
+	/* unsolicited (S=0, O=1) for the INCOMPLETE entry: STALE, packet released */
+	run_now(mk_nd(fb[0], MAC1, G9, "fd02::9", "ff02::1", 136, 0x20, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9, 6));
+	CHECK(nsent_held == 1);
+	/* solicited + override: REACHABLE */
+	run_now(mk_nd(fb[0], MAC1, G9, "fd02::9", "fd02::1", 136, 0x60, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE);
+	/* O=0 with another MAC: REACHABLE -> STALE, MAC kept */
+	run_now(mk_nd(fb[0], MAC1, GX, "fd02::9", "fd02::1", 136, 0x40, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9, 6));
+	/* again: STALE stays, MAC kept */
+	run_now(mk_nd(fb[0], MAC1, GX, "fd02::9", "fd02::1", 136, 0x40, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9, 6));
+	/* O=0, S=1, same MAC: confirmed */
+	run_now(mk_nd(fb[0], MAC1, G9, "fd02::9", "fd02::1", 136, 0x40, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	/* unsolicited, O=1, new MAC: STALE with the new MAC */
+	run_now(mk_nd(fb[0], MAC1, GX, "fd02::9", "ff02::1", 136, 0x20, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, GX, 6));
+	/* unsolicited, same MAC: unchanged */
+	run_now(mk_nd(fb[0], MAC1, GX, "fd02::9", "ff02::1", 136, 0x20, "fd02::9", 2), 1);
+	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE);
+}
+
 /* Resolution of 10.2.0.9 fails with three packets held: two UDP packets from host A become
  * ICMP host unreachable (type 3 code 1) back to A, each quoting its packet as received (TTL
  * 64); the third, itself an ICMP error, is only dropped. With a bucket of 1 the second UDP
@@ -1588,6 +1626,7 @@ int main(void)
 	test_nud_probe_unanswered_failed();
 	test_nud_probe6();
 	test_nud_probe6_na_no_tlla();
+	test_na_flags();
 	test_unreach4();
 	test_unreach6();
 	test_ping_self();
