@@ -794,8 +794,18 @@ static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 	unsigned tot = 40u + rd16(ip + 4);
 	if (ip[24] == 0xff || ip[8] == 0xff || !memcmp(ip + 8, zero, 16) || (p->data[0] & 1))
 		return reason;
-	if (ip[6] == IPPROTO_ICMP6 && tot > 40 && ip[40] < 128)
-		return reason; /* never about an ICMPv6 error */
+	/* never about an ICMPv6 error, also behind hop-by-hop, routing, fragment (the first) and
+	 * destination options headers */
+	unsigned off = 40, nxt = ip[6];
+	for (int k = 0; k < 8 && (nxt == 0 || nxt == 43 || nxt == 44 || nxt == 60); k++) {
+		if (off + 8 > tot || (nxt == 44 && (rd16(ip + off + 2) & 0xfff8)))
+			break;
+		unsigned hl = nxt == 44 ? 8 : (ip[off + 1] + 1u) * 8;
+		nxt = ip[off];
+		off += hl;
+	}
+	if (nxt == IPPROTO_ICMP6 && off < tot && ip[off] < 128)
+		return reason;
 	if (!icmp_allow(w))
 		return RT_DROP_ICMP_RATE;
 	unsigned q = tot < ICMP6_QUOTE_MAX ? tot : ICMP6_QUOTE_MAX;

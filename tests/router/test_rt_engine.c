@@ -1013,6 +1013,35 @@ static void test_icmp6_errors(void)
 	CHECK(wk.st.drops[RT_DROP_TTL] == 1 && wk.st.drops[RT_DROP_NO_ROUTE] == 1);
 }
 
+/* RFC 4443 2.4(e.1): no ICMPv6 error about an ICMPv6 error even behind extension headers
+ * (here a Destination Options header); an echo request behind one still gets its error. */
+static void test_icmp6_no_error_about_error_exthdr(void)
+{
+	setup(0);
+	for (int echo = 0; echo < 2; echo++) {
+		unsigned len = mk_udp6(fb[0], "fd01::2", "fd82:0:1::5", 1);
+		uint8_t *ip = fb[0] + 14;
+		ip[6] = 60;  /* destination options */
+		ip[40] = 58; /* next: ICMPv6 */
+		ip[41] = 0;  /* 8 bytes */
+		ip[42] = 1;  /* PadN, 4 bytes of padding */
+		ip[43] = 4;
+		memset(ip + 44, 0, 4);
+		ip[48] = echo ? 128 : 1; /* echo request, or destination unreachable */
+		ip[49] = 0;
+		ip[50] = ip[51] = 0;
+		uint16_t c = cksum6(ip, ip + 48, 18, 58);
+		ip[50] = (uint8_t)(c >> 8);
+		ip[51] = (uint8_t)c;
+		run1(len);
+		if (echo)
+			CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 0 && wk.st.icmp_sent == 1);
+		else
+			CHECK(vd[0].action == RT_ACT_DROP && vd[0].reason == RT_DROP_TTL &&
+			      wk.st.icmp_sent == 0);
+	}
+}
+
 /* A neighbor solicitation for fd01::1 gets a solicited NA with our MAC. */
 static void test_nd(void)
 {
@@ -1633,6 +1662,7 @@ int main(void)
 	test_punt_and_inject();
 	test_forward6();
 	test_icmp6_errors();
+	test_icmp6_no_error_about_error_exthdr();
 	test_nd();
 	test_icmp_rate();
 	test_icmp_rate_long_idle();
