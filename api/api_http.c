@@ -949,7 +949,8 @@ static void handle(struct evhttp_request *req, void *arg)
 		reply_err(req, 405, msg, 0, 0);
 		return;
 	}
-	if (query && evhttp_parse_query_str(query, &c.q)) {
+	/* %00 would decode to a NUL that cuts the value short (dst=10.0.0.0/8%00junk) */
+	if (query && (strstr(query, "%00") || evhttp_parse_query_str(query, &c.q))) {
 		reply_err(req, 400, "malformed query string", 0, 0);
 		return;
 	}
