@@ -260,11 +260,45 @@ static void routes_get(struct ctx *c)
 	reply_json(c->req, 200, &b);
 }
 
+static int route_key_cmp(const void *pa, const void *pb)
+{
+	const struct rt_route *a = pa, *b = pb;
+
+	if (a->family != b->family)
+		return a->family - b->family;
+	if (a->plen != b->plen)
+		return a->plen - b->plen;
+	return memcmp(a->dst, b->dst, 16);
+}
+
+/* The index of a second occurrence of some prefix in v[0..n), or -1 (none, or no memory). */
+static long route_dup_index(const struct rt_route *v, size_t n)
+{
+	struct rt_route *s = n > 1 ? malloc(n * sizeof(*s)) : NULL;
+	long at = -1;
+	size_t i, j, k;
+
+	if (!s)
+		return -1;
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), route_key_cmp);
+	for (i = 1; i < n && at < 0; i++) {
+		if (!api_route_key_eq(&s[i - 1], &s[i]))
+			continue;
+		for (j = 0, k = 0; j < n && at < 0; j++)
+			if (api_route_key_eq(&v[j], &s[i]) && k++)
+				at = j;
+	}
+	free(s);
+	return at;
+}
+
 static void routes_post(struct ctx *c)
 {
 	struct rt_route *v = NULL;
 	char err[400] = "", extra[64];
 	int rc, line, col;
+	long at;
 	size_t n;
 
 	rc = api_routes_parse(c->body, c->blen, 1, &v, &n, err, sizeof(err), &line, &col);
@@ -278,6 +312,14 @@ static void routes_post(struct ctx *c)
 		return;
 	}
 	rc = rt_route_add(c->a->rt, v, n, err, sizeof(err));
+	if (rc == -EEXIST && (at = route_dup_index(v, n)) >= 0) {
+		/* the router saw the second one as existing: the body is at fault, not a 409 */
+		char p[INET6_ADDRSTRLEN + 8];
+
+		api_prefix_fmt_full(v[at].family, v[at].dst, v[at].plen, p, sizeof(p));
+		snprintf(err, sizeof(err), "routes[%ld]: %s given twice", at, p);
+		rc = -EINVAL;
+	}
 	free(v);
 	if (rc) {
 		reply_rc(c->req, rc, err);
@@ -285,17 +327,6 @@ static void routes_post(struct ctx *c)
 	}
 	snprintf(extra, sizeof(extra), ",\"added\":%zu", n);
 	reply_gen(c->req, c->a, extra);
-}
-
-static int route_key_cmp(const void *pa, const void *pb)
-{
-	const struct rt_route *a = pa, *b = pb;
-
-	if (a->family != b->family)
-		return a->family - b->family;
-	if (a->plen != b->plen)
-		return a->plen - b->plen;
-	return memcmp(a->dst, b->dst, 16);
 }
 
 /* How many different prefixes v[0..n) names (sorts v). */
