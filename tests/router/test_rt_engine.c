@@ -767,6 +767,21 @@ static void test_nud_probe6(void)
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE && !memcmp(mac, G9NEW, 6));
 }
 
+/* An NA from src (MAC G, to fd02::1 on port 1) for target src, with flags, without the target
+ * link-layer address option (RFC 4861 7.2.4 allows that in an answer to a unicast NS). */
+static unsigned mk_na_no_tlla(uint8_t *f, const uint8_t *g, const char *src, uint8_t flags)
+{
+	unsigned len = mk_nd(f, MAC1, g, src, "fd02::1", 136, flags, src, 2);
+	uint8_t *ip = f + 14, *ic = ip + 40;
+	ip[5] = 24; /* no option */
+	memset(ic + 24, 0, 8);
+	ic[2] = ic[3] = 0;
+	uint16_t c = cksum6(ip, ic, 24, 58);
+	ic[2] = (uint8_t)(c >> 8);
+	ic[3] = (uint8_t)c;
+	return len - 8;
+}
+
 /* A solicited NA answering a unicast NS may omit the target link-layer address option (RFC
  * 4861 7.2.4; Linux always does): it still confirms the cached MAC, PROBE -> REACHABLE (RFC
  * 4861 7.2.5), so no more probes and no FAILED. */
@@ -782,15 +797,7 @@ static void test_nud_probe6_na_no_tlla(void)
 	nemitted = 0;
 	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
-	unsigned len = mk_nd(fb[0], MAC1, G9, "fd02::9", "fd02::1", 136, 0x60, "fd02::9", 2);
-	uint8_t *ip = fb[0] + 14, *ic = ip + 40;
-	ip[5] = 24; /* no option */
-	memset(ic + 24, 0, 8);
-	ic[2] = ic[3] = 0;
-	uint16_t c = cksum6(ip, ic, 24, 58);
-	ic[2] = (uint8_t)(c >> 8);
-	ic[3] = (uint8_t)c;
-	run_now(len - 8, 1);
+	run_now(mk_na_no_tlla(fb[0], G9, "fd02::9", 0x60), 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
 	for (int k = 0; k < RT_NEIGH_PROBES + 1; k++)
 		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
@@ -799,24 +806,10 @@ static void test_nud_probe6_na_no_tlla(void)
 	run_now(mk_ns(fb[0], G9, "fd02::8", "fd02::1"), 1);
 	tick_at(wk.now + RT_NEIGH_STALE_NS + 1);
 	CHECK(nud_of(AF_INET6, "fd02::8", 1, mac) == RT_NUD_STALE);
-	len = mk_nd(fb[0], MAC1, G9, "fd02::8", "fd02::1", 136, 0x20, "fd02::8", 2);
-	ip[5] = 24;
-	memset(ic + 24, 0, 8);
-	ic[2] = ic[3] = 0;
-	c = cksum6(ip, ic, 24, 58);
-	ic[2] = (uint8_t)(c >> 8);
-	ic[3] = (uint8_t)c;
-	run_now(len - 8, 1);
+	run_now(mk_na_no_tlla(fb[0], G9, "fd02::8", 0x20), 1);
 	CHECK(nud_of(AF_INET6, "fd02::8", 1, mac) == RT_NUD_STALE);
 	CHECK(nud_of(AF_INET6, "fd02::7", 1, mac) == -1);
-	len = mk_nd(fb[0], MAC1, G9, "fd02::7", "fd02::1", 136, 0x60, "fd02::7", 2);
-	ip[5] = 24;
-	memset(ic + 24, 0, 8);
-	ic[2] = ic[3] = 0;
-	c = cksum6(ip, ic, 24, 58);
-	ic[2] = (uint8_t)(c >> 8);
-	ic[3] = (uint8_t)c;
-	run_now(len - 8, 1);
+	run_now(mk_na_no_tlla(fb[0], G9, "fd02::7", 0x60), 1);
 	CHECK(nud_of(AF_INET6, "fd02::7", 1, mac) == -1);
 }
 
