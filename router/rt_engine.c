@@ -152,6 +152,14 @@ static inline void wr32(uint8_t *p, uint32_t v)
 	wr16(p + 2, (uint16_t)v);
 }
 
+/* Sets the header checksum of the IPv4 header at ip, hl bytes long. */
+static inline void ip4_csum_set(uint8_t *ip, unsigned hl)
+{
+	wr16(ip + 10, 0);
+	uint16_t c = csum_final(csum_add(0, ip, hl));
+	memcpy(ip + 10, &c, 2);
+}
+
 static inline void drop(struct rt_worker *w, struct rt_verdict *v, int reason)
 {
 	v->action = RT_ACT_DROP;
@@ -716,13 +724,12 @@ static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 	ip[9] = IPPROTO_ICMP_;
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, osrc, 4);
-	uint16_t c = csum_final(csum_add(0, ip, 20));
-	memcpy(ip + 10, &c, 2);
+	ip4_csum_set(ip, 20);
 	uint8_t *ic = ip + 20;
 	ic[0] = type;
 	ic[1] = code;
 	wr32(ic + 4, word);
-	c = csum_final(csum_add(0, ic, 8 + q));
+	uint16_t c = csum_final(csum_add(0, ic, 8 + q));
 	memcpy(ic + 2, &c, 2);
 	p->len = (uint16_t)(ETH_HLEN_ + 28 + q);
 	w->st.icmp_sent++;
@@ -749,9 +756,7 @@ static int local4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v)
 	memcpy(ip + 12, ip + 16, 4);
 	memcpy(ip + 16, t, 4);
 	ip[8] = 64;
-	wr16(ip + 10, 0);
-	uint16_t c = csum_final(csum_add(0, ip, hl));
-	memcpy(ip + 10, &c, 2);
+	ip4_csum_set(ip, hl);
 	uint8_t *ic = ip + hl;
 	uint16_t old, nw, hc;
 	memcpy(&old, ic, 2);
@@ -1173,13 +1178,6 @@ static unsigned frag4_hdr(const uint8_t *ip, unsigned hl, uint8_t h[60])
 		h[n++] = 0;
 	h[0] = (uint8_t)(0x40 | n / 4);
 	return n;
-}
-
-static inline void ip4_csum_set(uint8_t *ip, unsigned hl)
-{
-	wr16(ip + 10, 0);
-	uint16_t c = csum_final(csum_add(0, ip, hl));
-	memcpy(ip + 10, &c, 2);
 }
 
 /*
