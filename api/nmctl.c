@@ -209,6 +209,34 @@ static int raw(struct resp *r)
 	return 1;
 }
 
+/* GET q filtered by "KEY VALUE" pairs of argv[1..] (KEY one of the space-separated `keys`,
+ * "proto" meaning "protocol"). Returns the parsed list, or NULL when -j printed it already. */
+static json_t *list_get(char *q, size_t cap, int argc, char **argv, const char *keys)
+{
+	struct resp r;
+	int k;
+
+	for (k = 1; k + 1 < argc; k += 2) {
+		const char *key = !strcmp(argv[k], "proto") ? "protocol" : argv[k], *w = keys;
+		size_t n = strlen(key), t;
+
+		while (*w && !((t = strcspn(w, " ")) == n && !strncmp(w, key, n)))
+			w += t + !!w[t];
+		if (!*w)
+			usage();
+		append_q(q, cap, key, argv[k + 1]);
+	}
+	if (k < argc)
+		usage();
+	r = request("GET", q, NULL, 0);
+	json_t *j = check(&r);
+	if (raw(&r)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
 static const char *jstr(json_t *o, const char *k)
 {
 	return json_string_value(json_object_get(o, k));
@@ -288,22 +316,10 @@ static int route_cmd(int argc, char **argv)
 	struct resp r;
 
 	if (!strcmp(cmd, "show") || !strcmp(cmd, "list") || !strcmp(cmd, "ls")) {
-		json_t *j, *v;
+		json_t *j = list_get(q, sizeof(q), argc, argv, "dst dev protocol"), *v;
 		size_t i;
-		int k;
 
-		for (k = 1; k + 1 < argc; k += 2) {
-			const char *key = !strcmp(argv[k], "proto") ? "protocol" : argv[k];
-
-			if (strcmp(key, "dst") && strcmp(key, "dev") && strcmp(key, "protocol"))
-				usage();
-			append_q(q, sizeof(q), key, argv[k + 1]);
-		}
-		if (k < argc)
-			usage();
-		r = request("GET", q, NULL, 0);
-		j = check(&r);
-		if (raw(&r))
+		if (!j)
 			return 0;
 		json_array_foreach(j, i, v)
 		{
@@ -379,19 +395,10 @@ static int neigh_cmd(int argc, char **argv)
 	int k;
 
 	if (!strcmp(cmd, "show") || !strcmp(cmd, "list") || !strcmp(cmd, "ls")) {
-		json_t *j, *v;
+		json_t *j = list_get(q, sizeof(q), argc, argv, "dst dev"), *v;
 		size_t i;
 
-		for (k = 1; k + 1 < argc; k += 2) {
-			if (strcmp(argv[k], "dev") && strcmp(argv[k], "dst"))
-				usage();
-			append_q(q, sizeof(q), argv[k], argv[k + 1]);
-		}
-		if (k < argc)
-			usage();
-		r = request("GET", q, NULL, 0);
-		j = check(&r);
-		if (raw(&r))
+		if (!j)
 			return 0;
 		json_array_foreach(j, i, v)
 		{

@@ -888,6 +888,8 @@ def test_nmctl(rt):
     out = rt.nmctl("route", "show").stdout
     assert "10.97.0.0/16 via 10.81.1.2 dev p1 proto static" in out
     assert "10.81.1.0/24 dev p1 proto kernel scope link" in out
+    out = rt.nmctl("route", "show", "proto", "kernel", "dev", "p1").stdout
+    assert "10.81.1.0/24 dev p1" in out and "10.97.0.0/16" not in out and "p2" not in out
     j = json.loads(rt.nmctl("-j", "route", "show", "dst", "10.97.0.0/16").stdout)
     assert j == [{"dst": "10.97.0.0/16", "gateway": "10.81.1.2", "dev": "p1",
                   "protocol": "static"}]
@@ -951,7 +953,9 @@ def test_nmctl_refuses_extra_arguments(rt):
     before = state(rt)
     for args in (("neigh", "show", "foo"), ("neigh", "show", "dev"),
                  ("neigh", "show", "dev", "p1", "foo"), ("config", "show", "foo"),
-                 ("config", "save", "now")):
+                 ("config", "save", "now"), ("route", "show", "gateway", "10.81.1.2"),
+                 ("route", "show", "de", "p1"), ("route", "show", "dst dev", "p1"),
+                 ("neigh", "show", "proto", "static"), ("route", "show", "", "p1")):
         p = rt.nmctl(*args, check=False)
         assert p.returncode == 2 and "usage" in p.stderr, (args, p.returncode, p.stdout[:200])
     assert state(rt) == before
