@@ -679,45 +679,50 @@ static void fmt_addr(struct sbuf *b, uint8_t family, const uint8_t *a)
 	sb_puts(b, s);
 }
 
-void api_route_fmt(struct sbuf *b, const struct rt_route *r)
+/* One route as a JSON object: for the API (compact, the prefix as given, with protocol and
+ * scope) or, with cfg, for the config file (", " and ": ", the prefix in full, no protocol). */
+static void route_fmt(struct sbuf *b, const struct rt_route *r, int cfg)
 {
+	const char *kv = cfg ? "\": " : "\":", *comma = cfg ? ", \"" : ",\"";
 	char p[INET6_ADDRSTRLEN + 8];
 
-	api_prefix_fmt(r->family, r->dst, r->plen, p, sizeof(p));
-	sb_puts(b, "{\"dst\":\"");
+	if (cfg)
+		api_prefix_fmt_full(r->family, r->dst, r->plen, p, sizeof(p));
+	else
+		api_prefix_fmt(r->family, r->dst, r->plen, p, sizeof(p));
+	sb_puts(b, "{\"dst");
+	sb_puts(b, kv);
+	sb_puts(b, "\"");
 	sb_puts(b, p);
 	sb_puts(b, "\"");
 	if (r->has_gw) {
-		sb_puts(b, ",\"gateway\":");
+		sb_puts(b, comma);
+		sb_puts(b, "gateway");
+		sb_puts(b, kv);
 		fmt_addr(b, r->family, r->gw);
 	}
 	if (r->dev[0]) {
-		sb_puts(b, ",\"dev\":");
+		sb_puts(b, comma);
+		sb_puts(b, "dev");
+		sb_puts(b, kv);
 		sb_jstr(b, r->dev);
 	}
-	if (r->proto == RT_PROTO_KERNEL)
+	if (cfg)
+		sb_puts(b, "}");
+	else if (r->proto == RT_PROTO_KERNEL)
 		sb_puts(b, ",\"protocol\":\"kernel\",\"scope\":\"link\"}");
 	else
 		sb_puts(b, ",\"protocol\":\"static\"}");
 }
 
+void api_route_fmt(struct sbuf *b, const struct rt_route *r)
+{
+	route_fmt(b, r, 0);
+}
+
 void api_route_fmt_cfg(struct sbuf *b, const struct rt_route *r)
 {
-	char p[INET6_ADDRSTRLEN + 8];
-
-	api_prefix_fmt_full(r->family, r->dst, r->plen, p, sizeof(p));
-	sb_puts(b, "{\"dst\": \"");
-	sb_puts(b, p);
-	sb_puts(b, "\"");
-	if (r->has_gw) {
-		sb_puts(b, ", \"gateway\": ");
-		fmt_addr(b, r->family, r->gw);
-	}
-	if (r->dev[0]) {
-		sb_puts(b, ", \"dev\": ");
-		sb_jstr(b, r->dev);
-	}
-	sb_puts(b, "}");
+	route_fmt(b, r, 1);
 }
 
 const char *api_nud_name(unsigned state)
