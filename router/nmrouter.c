@@ -388,6 +388,11 @@ static void stats_dump(struct rt *rt, const char *path)
 	json_object_set_new(o, "workers", pw);
 	json_object_set_new(o, "links", links);
 	json_object_set_new(o, "neighbors", ns);
+	uint64_t nent, nrec;
+	rt_neigh_counts(rt, &nent, &nrec);
+	json_object_set_new(
+	    o, "neighbor_table",
+	    json_pack("{sI sI}", "entries", (json_int_t)nent, "reclaimed", (json_int_t)nrec));
 	json_object_set_new(o, "generation", json_integer((json_int_t)rt_generation(rt)));
 	if (!path) {
 		json_dumpf(o, stderr, JSON_COMPACT);

@@ -38,7 +38,8 @@
 #define RT_MAX_WORKERS 16
 #define RT_BURST       256
 #define RT_NH_MAX      65536
-#define RT_NEIGH_MAX   16384 /* power of two */
+#define RT_NEIGH_MAX   16384 /* neighbor entries at once (static ones included) */
+#define RT_NEIGH_SLOTS 32768 /* slots of the neighbor table: power of two, 2 * RT_NEIGH_MAX */
 #define RT_HOLD_MAX    8     /* packets held per unresolved neighbor */
 #define RT_BUF_ROOM    1600  /* bytes every frame buffer must have (ICMP errors grow a frame) */
 #define RT_FRAG_MAX    64    /* fragments one IPv4 datagram may become (more: dropped, no_buf) */
@@ -51,6 +52,11 @@
 #define RT_NEIGH_HOLDDOWN_NS 3000000000ull  /* a FAILED entry is retried after 3 s */
 #define RT_NEIGH_STALE_NS    30000000000ull /* REACHABLE -> STALE (still used) */
 #define RT_NEIGH_DELAY_NS    5000000000ull  /* DELAY -> PROBE (RFC 4861 DELAY_FIRST_PROBE_TIME) */
+/* neighbor GC (Linux's neighbour table GC, README "Neighbors"): */
+#define RT_NEIGH_GC_MIN      128            /* the periodic pass runs above this many entries */
+#define RT_NEIGH_GC_STALE_NS 60000000000ull /* ...and reclaims STALE/FAILED idle this long */
+#define RT_NEIGH_GC_FRESH_NS 5000000000ull  /* a full table may reclaim REACHABLE ones older */
+#define RT_NEIGH_GC_BATCH    (RT_NEIGH_MAX / 16) /* slots a full table's GC frees at least */
 
 #ifndef likely
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -93,7 +99,7 @@ struct rt_nh {
 };
 
 enum rt_nud_int {
-	RT_NUD_NONE = 0xff, /* slot keyed but deleted */
+	RT_NUD_NONE = 0xff, /* slot keyed, no state yet (or deleted, its held packets pending) */
 };
 
 struct rt_held {
@@ -103,8 +109,8 @@ struct rt_held {
 };
 
 struct rt_neigh_ent {
-	uint32_t seq; /* seqcount: odd while state/mac change */
-	uint8_t used; /* key below is valid (set once, never cleared) */
+	uint32_t seq; /* seqcount: odd while key, state or mac change; first member, never reset */
+	uint8_t used; /* the slot holds an entry (key below valid); 0 ends a probe sequence */
 	uint8_t family;
 	uint8_t state; /* enum rt_nud or RT_NUD_NONE */
 	uint8_t probes;
@@ -202,8 +208,10 @@ struct rt {
 	uint32_t nh_hint;
 	struct rt_rtab rtab;
 
-	struct rt_neigh_ent *neigh; /* [RT_NEIGH_MAX] */
+	struct rt_neigh_ent *neigh; /* [RT_NEIGH_SLOTS] */
 	pthread_mutex_t neigh_lock;
+	unsigned neigh_count;     /* entries in the table (neigh_lock) */
+	uint64_t neigh_reclaimed; /* entries the GC has removed (neigh_lock) */
 	pthread_mutex_t ctl_lock;
 	uint64_t generation;
 
@@ -234,18 +242,49 @@ int rt_port_by_name(const struct rt *rt, const char *name);
 void rt_worker_init(struct rt_worker *w, struct rt *rt, unsigned id, const struct rt_io_ops *ops,
                     void *ctx);
 
-/* neighbors (rt_core.c) */
+/* neighbors (rt_core.c). Writers hold neigh_lock; they change an entry's key, state and mac
+ * only between rt_neigh_write_begin and rt_neigh_write_end (the entry's seqcount). */
+static inline void rt_neigh_write_begin(struct rt_neigh_ent *e)
+{
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+static inline void rt_neigh_write_end(struct rt_neigh_ent *e)
+{
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+}
+/* Lock-free (the workers' fast path): the state of the entry for the key (RT_NUD_NONE if
+ * there is none) and its mac, read together with the key under the entry's seqcount, so the
+ * mac is always that address's even while slots are reclaimed and reused. May miss an entry
+ * that a concurrent delete is moving; the caller's slow path looks again under neigh_lock. */
+int rt_neigh_lookup(const struct rt *rt, int family, const uint8_t *addr, unsigned port,
+                    uint8_t mac[6]);
+/* Under neigh_lock (or with no writer running): the slot of the key, -1 if none. */
 int rt_neigh_find(const struct rt *rt, int family, const uint8_t *addr, unsigned port);
-/* Under neigh_lock: the slot for the key, created (state RT_NUD_NONE) if missing; -ENOSPC. */
-int rt_neigh_slot_locked(struct rt *rt, int family, const uint8_t *addr, unsigned port);
-/* Reads state and mac consistently; returns state (or RT_NUD_NONE). */
+/* Under neigh_lock: the slot for the key, created (state RT_NUD_NONE) if missing. A full
+ * table (RT_NEIGH_MAX entries) first reclaims unused entries (rt_neigh_gc_class, now: ns);
+ * -ENOSPC if none is. Entries may move: slot numbers found before are stale. */
+int rt_neigh_slot_locked(struct rt *rt, int family, const uint8_t *addr, unsigned port,
+                         uint64_t now);
+/* Under neigh_lock: removes the entry in slot idx (no held packets); entries after it may
+ * move back (backward-shift deletion), so slot idx may hold another entry afterwards. */
+void rt_neigh_remove_locked(struct rt *rt, unsigned idx);
+/* What the GC may do with e at time now: 0 keep (PERMANENT, INCOMPLETE, DELAY, PROBE, held
+ * packets, REACHABLE confirmed within RT_NEIGH_GC_FRESH_NS); 1 no state (deleted) or FAILED;
+ * 2 STALE (unused since it was last confirmed); 3 REACHABLE confirmed longer ago. A full
+ * table reclaims class 1, then 2, then 3; the periodic pass classes 1 and 2 when idle. */
+int rt_neigh_gc_class(const struct rt_neigh_ent *e, uint64_t now);
+/* Reads state and mac of slot idx consistently (its key not checked: for a slot found under
+ * neigh_lock or with no writer running); returns state (or RT_NUD_NONE). */
 int rt_neigh_read(const struct rt *rt, int idx, uint8_t mac[6]);
 
 /* ---- rt_engine.c ---- */
 /* Processes p[0..n), n <= RT_BURST; fills v[0..n). w->now must be current. */
 void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdict *v);
 /* Neighbor timers: probes (INCOMPLETE, PROBE), DELAY -> PROBE, REACHABLE -> STALE, expiry with
- * ICMP unreachable for the held packets. Call from one worker, ~every 100ms. */
+ * ICMP unreachable for the held packets; the periodic GC (above RT_NEIGH_GC_MIN entries: STALE
+ * and FAILED ones idle RT_NEIGH_GC_STALE_NS; deleted ones always). Call from one worker,
+ * ~every 100ms. */
 void rt_neigh_tick(struct rt_worker *w);
 /* Learns addr -> mac on port (ARP/ND or static) and releases held packets via w (may be
  * NULL for the control thread: then held packets are sent by nobody and freed later). mac NULL:

@@ -13,14 +13,31 @@
  *
  * DOC: neighbors
  *
- * A fixed open-addressing table keyed by (family, address, port). A slot, once keyed, keeps
- * its key for the life of the router (a delete marks it RT_NUD_NONE), so lock-free readers
- * can probe while writers (under neigh_lock) add entries. State and MAC are read under a
- * seqcount. Each entry has a small hold queue for packets waiting on its resolution.
+ * A fixed open-addressing table (linear probing, RT_NEIGH_SLOTS slots, at most RT_NEIGH_MAX
+ * entries so it stays at most half full) keyed by (family, address, port). Writers hold
+ * neigh_lock; workers look entries up without it (rt_neigh_lookup). Each slot has a seqcount
+ * under which a writer changes its key, state and MAC, and under which a reader reads all
+ * three: a reader that finds its key in a slot gets that key's MAC, never that of an entry
+ * that was in the slot before or came after. Entries are removed (deleted, or reclaimed by
+ * the GC) by backward-shift deletion (Knuth 6.4 Algorithm R): the entries after the hole
+ * whose probe sequence crosses it move back one by one, each copied under the destination's
+ * seqcount before its old slot is reused, so there are no tombstones and probe sequences
+ * stay short. A reader racing such a move may miss the moving entry (a false "absent"):
+ * the fast path then takes the slow path, which looks again under neigh_lock.
+ *
+ * GC, as Linux's neighbour table does: when a new entry finds the table full, entries nobody
+ * uses are reclaimed, at least RT_NEIGH_GC_BATCH of them when there are: deleted and FAILED
+ * ones first, then STALE ones (unused since they were last confirmed), then REACHABLE ones
+ * not confirmed for RT_NEIGH_GC_FRESH_NS; the periodic pass (rt_neigh_tick) removes STALE
+ * and FAILED entries idle for RT_NEIGH_GC_STALE_NS once the table holds more than
+ * RT_NEIGH_GC_MIN. PERMANENT entries, and entries resolving, being probed or holding
+ * packets, are never reclaimed. Each entry has a small hold queue for packets waiting on its
+ * resolution.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +133,7 @@ struct rt *rt_create(void)
 	rt->fib4 = rt_fib4_create();
 	rt->fib6 = rt_fib6_create();
 	rt->nh = calloc(RT_NH_MAX, sizeof(*rt->nh));
-	rt->neigh = calloc(RT_NEIGH_MAX, sizeof(*rt->neigh));
+	rt->neigh = calloc(RT_NEIGH_SLOTS, sizeof(*rt->neigh));
 	rt->rtab.cap = 1024;
 	rt->rtab.e = calloc(rt->rtab.cap, sizeof(*rt->rtab.e));
 	if (!rt->fib4 || !rt->fib6 || !rt->nh || !rt->neigh || !rt->rtab.e) {
@@ -780,38 +797,149 @@ static uint32_t neigh_hash(int family, const uint8_t *addr, unsigned port)
 	return h ^ (h >> 15);
 }
 
+static int neigh_key_is(const struct rt_neigh_ent *e, int family, const uint8_t *addr,
+                        unsigned port)
+{
+	return e->family == family && e->port == port && !memcmp(e->addr, addr, alen(family));
+}
+
+int rt_neigh_lookup(const struct rt *rt, int family, const uint8_t *addr, unsigned port,
+                    uint8_t mac[6])
+{
+	_Static_assert(offsetof(struct rt_neigh_ent, seq) == 0, "seq is not copied with the rest");
+	uint32_t m = RT_NEIGH_SLOTS - 1, i = neigh_hash(family, addr, port) & m;
+	for (unsigned n = 0; n < RT_NEIGH_SLOTS; n++, i = (i + 1) & m) {
+		const struct rt_neigh_ent *e = &rt->neigh[i];
+		uint32_t s;
+		int used, hit, state = RT_NUD_NONE;
+		do {
+			s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+			used = e->used;
+			hit = used && neigh_key_is(e, family, addr, port);
+			if (hit) {
+				state = e->state;
+				memcpy(mac, e->mac, 6);
+			}
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		} while ((s & 1) || s != __atomic_load_n(&e->seq, __ATOMIC_RELAXED));
+		if (!used)
+			return RT_NUD_NONE;
+		if (hit)
+			return state;
+	}
+	return RT_NUD_NONE;
+}
+
 int rt_neigh_find(const struct rt *rt, int family, const uint8_t *addr, unsigned port)
 {
-	uint32_t m = RT_NEIGH_MAX - 1, i = neigh_hash(family, addr, port) & m;
-	for (unsigned n = 0; n < RT_NEIGH_MAX; n++, i = (i + 1) & m) {
+	uint32_t m = RT_NEIGH_SLOTS - 1, i = neigh_hash(family, addr, port) & m;
+	for (unsigned n = 0; n < RT_NEIGH_SLOTS; n++, i = (i + 1) & m) {
 		const struct rt_neigh_ent *e = &rt->neigh[i];
-		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+		if (!e->used)
 			return -1;
-		if (e->family == family && e->port == port && !memcmp(e->addr, addr, alen(family)))
+		if (neigh_key_is(e, family, addr, port))
 			return (int)i;
 	}
 	return -1;
 }
 
-/* Under neigh_lock: the entry for the key, created in state RT_NUD_NONE if missing. */
-int rt_neigh_slot_locked(struct rt *rt, int family, const uint8_t *addr, unsigned port)
+/* Copies src's entry into dst (both under neigh_lock), dst's seqcount kept and bumped. */
+static void neigh_copy(struct rt_neigh_ent *dst, const struct rt_neigh_ent *src)
 {
-	uint32_t m = RT_NEIGH_MAX - 1, i = neigh_hash(family, addr, port) & m;
-	for (unsigned n = 0; n < RT_NEIGH_MAX; n++, i = (i + 1) & m) {
-		struct rt_neigh_ent *e = &rt->neigh[i];
-		if (e->used) {
-			if (e->family == family && e->port == port &&
-			    !memcmp(e->addr, addr, alen(family)))
-				return (int)i;
-			continue;
+	const size_t o = offsetof(struct rt_neigh_ent, used);
+	rt_neigh_write_begin(dst);
+	memcpy((uint8_t *)dst + o, (const uint8_t *)src + o, sizeof(*dst) - o);
+	rt_neigh_write_end(dst);
+}
+
+void rt_neigh_remove_locked(struct rt *rt, unsigned idx)
+{
+	uint32_t m = RT_NEIGH_SLOTS - 1, i = idx, j = idx;
+	for (;;) {
+		j = (j + 1) & m;
+		const struct rt_neigh_ent *f = &rt->neigh[j];
+		if (!f->used)
+			break;
+		uint32_t home = neigh_hash(f->family, f->addr, f->port) & m;
+		if (((j - home) & m) < ((j - i) & m))
+			continue; /* its probe sequence starts after the hole: it stays */
+		neigh_copy(&rt->neigh[i], f); /* now in both slots, same key and MAC */
+		i = j;
+	}
+	struct rt_neigh_ent *e = &rt->neigh[i];
+	rt_neigh_write_begin(e);
+	e->used = 0;
+	e->state = RT_NUD_NONE;
+	e->nhold = 0;
+	rt_neigh_write_end(e);
+	rt->neigh_count--;
+}
+
+int rt_neigh_gc_class(const struct rt_neigh_ent *e, uint64_t now)
+{
+	if (e->nhold)
+		return 0;
+	switch (e->state) {
+	case RT_NUD_NONE:
+	case RT_NUD_FAILED:
+		return 1;
+	case RT_NUD_STALE:
+		return 2;
+	case RT_NUD_REACHABLE:
+		return now > e->t_changed && now - e->t_changed >= RT_NEIGH_GC_FRESH_NS ? 3 : 0;
+	default: /* PERMANENT; INCOMPLETE, DELAY, PROBE: resolving, or used and being checked */
+		return 0;
+	}
+}
+
+/* A full table: reclaims entries of class 1, then 2, then 3 until RT_NEIGH_GC_BATCH slots are
+ * free (or none is left to take). Returns how many. */
+static unsigned neigh_gc_full(struct rt *rt, uint64_t now)
+{
+	const unsigned target = RT_NEIGH_MAX - RT_NEIGH_GC_BATCH;
+	unsigned freed = 0;
+	for (int cls = 1; cls <= 3 && rt->neigh_count > target; cls++) {
+		for (unsigned i = 0; i < RT_NEIGH_SLOTS && rt->neigh_count > target;) {
+			const struct rt_neigh_ent *e = &rt->neigh[i];
+			if (e->used && rt_neigh_gc_class(e, now) == cls) {
+				rt_neigh_remove_locked(rt, i); /* slot i may hold the next one */
+				freed++;
+			} else {
+				i++;
+			}
 		}
-		memset(e, 0, sizeof(*e));
-		e->family = (uint8_t)family;
-		e->port = (uint16_t)port;
-		memcpy(e->addr, addr, alen(family));
-		e->state = RT_NUD_NONE;
-		__atomic_store_n(&e->used, 1, __ATOMIC_RELEASE);
-		return (int)i;
+	}
+	rt->neigh_reclaimed += freed;
+	return freed;
+}
+
+/* Under neigh_lock: the entry for the key, created in state RT_NUD_NONE if missing. */
+int rt_neigh_slot_locked(struct rt *rt, int family, const uint8_t *addr, unsigned port,
+                         uint64_t now)
+{
+	uint32_t m = RT_NEIGH_SLOTS - 1;
+	for (int pass = 0; pass < 2; pass++) {
+		uint32_t i = neigh_hash(family, addr, port) & m;
+		/* at most RT_NEIGH_MAX < RT_NEIGH_SLOTS entries: an empty slot ends the probe */
+		for (unsigned n = 0; n < RT_NEIGH_SLOTS && rt->neigh[i].used; n++, i = (i + 1) & m)
+			if (neigh_key_is(&rt->neigh[i], family, addr, port))
+				return (int)i;
+		if (rt->neigh_count < RT_NEIGH_MAX) {
+			struct rt_neigh_ent *e = &rt->neigh[i];
+			const size_t o = offsetof(struct rt_neigh_ent, used);
+			rt_neigh_write_begin(e);
+			memset((uint8_t *)e + o, 0, sizeof(*e) - o);
+			e->family = (uint8_t)family;
+			e->port = (uint16_t)port;
+			memcpy(e->addr, addr, alen(family));
+			e->state = RT_NUD_NONE;
+			e->used = 1;
+			rt_neigh_write_end(e);
+			rt->neigh_count++;
+			return (int)i;
+		}
+		if (pass || !neigh_gc_full(rt, now))
+			break;
 	}
 	return -ENOSPC;
 }
@@ -850,7 +978,7 @@ int rt_neigh_add(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 	uint8_t a[16] = {0};
 	memcpy(a, nb->dst, alen(fam));
 	pthread_mutex_lock(&rt->neigh_lock);
-	int i = rt_neigh_slot_locked(rt, fam, a, (unsigned)port);
+	int i = rt_neigh_slot_locked(rt, fam, a, (unsigned)port, rt_now_ns());
 	pthread_mutex_unlock(&rt->neigh_lock);
 	if (i < 0) {
 		seterr(err, errlen, "neighbor: table full (%d entries)", RT_NEIGH_MAX);
@@ -893,10 +1021,13 @@ int rt_neigh_del(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 		return -ENOENT;
 	}
 	struct rt_neigh_ent *e = &rt->neigh[i];
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
-	e->state = RT_NUD_NONE;
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
-	/* held packets (if any) are freed by the next neighbor tick */
+	if (e->nhold) { /* the next neighbor tick frees the held packets, then the entry */
+		rt_neigh_write_begin(e);
+		e->state = RT_NUD_NONE;
+		rt_neigh_write_end(e);
+	} else {
+		rt_neigh_remove_locked(rt, (unsigned)i);
+	}
 	pthread_mutex_unlock(&rt->neigh_lock);
 	pthread_mutex_lock(&rt->ctl_lock);
 	rt->generation++;
@@ -904,23 +1035,41 @@ int rt_neigh_del(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 	return 0;
 }
 
+/* Lists a copy taken under neigh_lock: entries move when others are removed, so a walk
+ * over the live table could see one twice or miss it. */
 int rt_neigh_walk(struct rt *rt, int (*cb)(const struct rt_neigh *nb, void *arg), void *arg)
 {
-	int ret = 0;
-	for (unsigned i = 0; i < RT_NEIGH_MAX && !ret; i++) {
-		struct rt_neigh_ent *e = &rt->neigh[i];
-		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
+	pthread_mutex_lock(&rt->neigh_lock);
+	struct rt_neigh *all = malloc((rt->neigh_count + 1) * sizeof(*all));
+	unsigned n = 0;
+	for (unsigned i = 0; all && i < RT_NEIGH_SLOTS && n < rt->neigh_count; i++) {
+		const struct rt_neigh_ent *e = &rt->neigh[i];
+		if (!e->used || e->state == RT_NUD_NONE)
 			continue;
-		struct rt_neigh nb = {.family = e->family};
-		int st = rt_neigh_read(rt, (int)i, nb.lladdr);
-		if (st == RT_NUD_NONE)
-			continue;
-		nb.state = (uint8_t)st;
-		memcpy(nb.dst, e->addr, 16);
-		snprintf(nb.dev, sizeof(nb.dev), "%s", rt->port[e->port].name);
-		ret = cb(&nb, arg);
+		struct rt_neigh *nb = &all[n++];
+		memset(nb, 0, sizeof(*nb));
+		nb->family = e->family;
+		nb->state = e->state;
+		memcpy(nb->lladdr, e->mac, 6);
+		memcpy(nb->dst, e->addr, 16);
+		snprintf(nb->dev, sizeof(nb->dev), "%s", rt->port[e->port].name);
 	}
+	pthread_mutex_unlock(&rt->neigh_lock);
+	if (!all)
+		return -ENOMEM;
+	int ret = 0;
+	for (unsigned i = 0; i < n && !ret; i++)
+		ret = cb(&all[i], arg);
+	free(all);
 	return ret;
+}
+
+void rt_neigh_counts(struct rt *rt, uint64_t *entries, uint64_t *reclaimed)
+{
+	pthread_mutex_lock(&rt->neigh_lock);
+	*entries = rt->neigh_count;
+	*reclaimed = rt->neigh_reclaimed;
+	pthread_mutex_unlock(&rt->neigh_lock);
 }
 
 /* ================================================================ links, counters */

@@ -131,6 +131,8 @@ int rt_route_walk(struct rt *rt, int (*cb)(const struct rt_route *r, void *arg),
 int rt_neigh_add(struct rt *rt, const struct rt_neigh *nb, char *err, size_t errlen);
 int rt_neigh_del(struct rt *rt, const struct rt_neigh *nb, char *err, size_t errlen);
 int rt_neigh_walk(struct rt *rt, int (*cb)(const struct rt_neigh *nb, void *arg), void *arg);
+/* Entries in the neighbor table now (at most 16,384), and how many its GC has reclaimed. */
+void rt_neigh_counts(struct rt *rt, uint64_t *entries, uint64_t *reclaimed);
 
 /* ---- links, counters ---- */
 int rt_link_walk(struct rt *rt, int (*cb)(const struct rt_link *l, void *arg), void *arg);

@@ -343,12 +343,11 @@ static void neigh_probe(struct rt_worker *w, const struct rt_neigh_ent *e, int u
 
 static void neigh_set(struct rt_neigh_ent *e, int state, const uint8_t *mac)
 {
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	rt_neigh_write_begin(e);
 	e->state = (uint8_t)state;
 	if (mac)
 		memcpy(e->mac, mac, 6);
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	rt_neigh_write_end(e);
 }
 
 /* Sends (w != NULL) or frees the held packets of a resolved entry (under neigh_lock). */
@@ -381,7 +380,7 @@ void rt_neigh_learn(struct rt *rt, struct rt_worker *w, int family, const uint8_
                     unsigned port, const uint8_t mac[6], int state, int create)
 {
 	pthread_mutex_lock(&rt->neigh_lock);
-	int i = create ? rt_neigh_slot_locked(rt, family, addr, port)
+	int i = create ? rt_neigh_slot_locked(rt, family, addr, port, w ? w->now : rt_now_ns())
 	               : rt_neigh_find(rt, family, addr, port);
 	if (i < 0)
 		goto out;
@@ -417,7 +416,7 @@ static int neigh_hold(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *
 	struct rt *rt = w->rt;
 	int ret = 0;
 	pthread_mutex_lock(&rt->neigh_lock);
-	int ni = rt_neigh_slot_locked(rt, family, target, port);
+	int ni = rt_neigh_slot_locked(rt, family, target, port, w->now);
 	if (ni < 0) {
 		drop(w, v, RT_DROP_NO_NEIGH);
 		goto out;
@@ -464,12 +463,13 @@ out:
 }
 
 /* A STALE entry was used to forward: DELAY, then PROBE unless confirmed (RFC 4861 7.3.3). */
-static void neigh_stale_used(struct rt_worker *w, int ni)
+static void neigh_stale_used(struct rt_worker *w, int family, const uint8_t *target, unsigned port)
 {
 	struct rt *rt = w->rt;
-	struct rt_neigh_ent *e = &rt->neigh[ni];
 	pthread_mutex_lock(&rt->neigh_lock);
-	if (e->state == RT_NUD_STALE) {
+	int ni = rt_neigh_find(rt, family, target, port); /* it may have moved meanwhile */
+	struct rt_neigh_ent *e = ni >= 0 ? &rt->neigh[ni] : NULL;
+	if (e && e->state == RT_NUD_STALE) {
 		neigh_set(e, RT_NUD_DELAY, NULL);
 		e->t_changed = w->now;
 		e->t_next = w->now + RT_NEIGH_DELAY_NS;
@@ -491,13 +491,13 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 {
 	const struct rt *rt = w->rt;
 	uint8_t mac[6];
-	int ni = rt_neigh_find(rt, family, target, port);
-	int st = ni >= 0 ? rt_neigh_read(rt, ni, mac) : RT_NUD_NONE;
+	int st = rt_neigh_lookup(rt, family, target, port, mac);
 	if (unlikely(!nud_usable(st))) {
 		if (!neigh_hold(w, p, v, i, family, target, port, fwd, mac, own))
 			return v->action == RT_ACT_HELD;
 	} else if (unlikely(st == RT_NUD_STALE)) {
-		neigh_stale_used(w, ni); /* once per STALE period: the entry leaves STALE */
+		/* once per STALE period: the entry leaves STALE */
+		neigh_stale_used(w, family, target, port);
 	}
 	memcpy(p->data, mac, 6);
 	memcpy(p->data + 6, rt->port[port].mac, 6);
@@ -558,17 +558,31 @@ static void neigh_unreach(struct rt_worker *w, const struct rt_held *held, unsig
 	}
 }
 
+/* The periodic GC may remove e now (under neigh_lock, or as a hint without it): deleted
+ * entries at once; STALE and FAILED ones idle RT_NEIGH_GC_STALE_NS when gc is set (the table
+ * held more than RT_NEIGH_GC_MIN entries when this tick began, as Linux's gc_thresh1). */
+static int neigh_gc_due(const struct rt_neigh_ent *e, uint64_t now, int gc)
+{
+	int c = rt_neigh_gc_class(e, now);
+	if (c == 1 && e->state == RT_NUD_NONE)
+		return 1;
+	return gc && (c == 1 || c == 2) && now > e->t_changed &&
+	       now - e->t_changed >= RT_NEIGH_GC_STALE_NS;
+}
+
 void rt_neigh_tick(struct rt_worker *w)
 {
 	struct rt *rt = w->rt;
-	for (unsigned i = 0; i < RT_NEIGH_MAX; i++) {
+	int gc = __atomic_load_n(&rt->neigh_count, __ATOMIC_RELAXED) > RT_NEIGH_GC_MIN;
+	for (unsigned i = 0; i < RT_NEIGH_SLOTS; i++) {
 		struct rt_neigh_ent *e = &rt->neigh[i];
 		if (!__atomic_load_n(&e->used, __ATOMIC_ACQUIRE))
 			continue;
 		int st = e->state;
 		if (!(st == RT_NUD_INCOMPLETE || st == RT_NUD_DELAY || st == RT_NUD_PROBE ||
 		      e->nhold ||
-		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)))
+		      (st == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS) ||
+		      neigh_gc_due(e, w->now, gc)))
 			continue;
 		struct rt_held failed[RT_HOLD_MAX];
 		unsigned nfailed = 0;
@@ -606,9 +620,16 @@ void rt_neigh_tick(struct rt_worker *w)
 		}
 		if (e->state == RT_NUD_REACHABLE && w->now - e->t_changed > RT_NEIGH_STALE_NS)
 			neigh_set(e, RT_NUD_STALE, NULL);
+		int removed = e->used && neigh_gc_due(e, w->now, gc);
+		if (removed) {
+			rt_neigh_remove_locked(rt, i);
+			rt->neigh_reclaimed += st != RT_NUD_NONE; /* a delete is no reclaim */
+		}
 		pthread_mutex_unlock(&rt->neigh_lock);
 		if (nfailed)
 			neigh_unreach(w, failed, nfailed, failed_gen);
+		if (removed)
+			i--; /* slot i may now hold an entry that moved back into it */
 	}
 }
 

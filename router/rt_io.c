@@ -521,7 +521,7 @@ void rt_io_close(struct rt_io *io)
 	/* held buffers go back to their pools before the ports (and pools) close */
 	if (io->nworkers && io->rt) {
 		struct rt *rt = io->rt;
-		for (unsigned i = 0; i < RT_NEIGH_MAX; i++) {
+		for (unsigned i = 0; i < RT_NEIGH_SLOTS; i++) {
 			struct rt_neigh_ent *e = &rt->neigh[i];
 			for (unsigned k = 0; k < e->nhold; k++)
 				nm_pool_put(io->port[e->hold[k].port].np->pool, e->hold[k].buf);

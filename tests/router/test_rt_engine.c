@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1630,6 +1631,209 @@ static void test_mtu_ipv6_min(void)
 	CHECK(strstr(err, "routes[0]: dev p2 has mtu 1000") != NULL);
 }
 
+/* ---------------------------------------------------------------- neighbor table GC */
+
+static int neigh_count_cb(const struct rt_neigh *nb, void *arg)
+{
+	(void)nb;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+static unsigned neigh_count(void)
+{
+	unsigned n = 0;
+	rt_neigh_walk(rt, neigh_count_cb, &n);
+	return n;
+}
+
+/* Scanned neighbor k: 10.84.(k >> 8).(k & 255) with MAC 02:84:00:kk:kk:01. */
+static void scan_addr(unsigned k, char *a)
+{
+	sprintf(a, "10.84.%u.%u", (k >> 8) & 255, k & 255);
+}
+
+static void scan_mac(unsigned k, uint8_t *m)
+{
+	memcpy(m, (uint8_t[6]){2, 0x84, 0, (uint8_t)(k >> 8), (uint8_t)k, 1}, 6);
+}
+
+/* Every listed entry is found again under its own key (lookups still reach it after the
+ * table moved entries) with the MAC it was learned with; returns how many are listed. */
+static int neigh_check_cb(const struct rt_neigh *nb, void *arg)
+{
+	uint8_t mac[6], want[6];
+	int *bad = arg;
+	int ni = rt_neigh_find(rt, nb->family, nb->dst, (unsigned)rt_port_by_name(rt, nb->dev));
+	if (ni < 0 || rt_neigh_read(rt, ni, mac) != nb->state || memcmp(mac, nb->lladdr, 6))
+		(*bad)++;
+	if (nb->family == AF_INET && nb->dst[0] == 10 && nb->dst[1] == 84) {
+		scan_mac((unsigned)nb->dst[2] << 8 | nb->dst[3], want);
+		if (memcmp(mac, want, 6))
+			(*bad)++;
+	}
+	return 0;
+}
+
+/* Sends one packet to each of the scanned neighbors [k0, k0 + n) (n <= RT_BURST) at wk.now
+ * (each is held while ARP runs); then, if answer, each neighbor's ARP reply (it becomes
+ * REACHABLE and its packet leaves). Returns how many packets were held. */
+static unsigned scan_batch(unsigned k0, unsigned n, int answer)
+{
+	char a[32];
+	unsigned held = 0;
+	for (unsigned i = 0; i < n; i++) {
+		scan_addr(k0 + i, a);
+		pk[i] = (struct rt_pkt){.data = fb[i],
+		                        .len = (uint16_t)mk_udp4(fb[i], MAC0, "10.1.0.2", a, 64)};
+	}
+	cur_burst = pk;
+	rt_burst(&wk, pk, n, vd);
+	for (unsigned i = 0; i < n; i++)
+		held += vd[i].action == RT_ACT_HELD;
+	if (!answer)
+		return held;
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t m[6];
+		scan_addr(k0 + i, a);
+		scan_mac(k0 + i, m);
+		pk[i] = (struct rt_pkt){
+		    .data = fb[i], .len = (uint16_t)mk_arp(fb[i], 2, m, a, "10.2.0.1"), .port = 1};
+		memcpy(fb[i], MAC1, 6);
+	}
+	rt_burst(&wk, pk, n, vd);
+	return held;
+}
+
+/* 10.2.0.9 answers ARP (a neighbor in use, confirmed now) and carries 10.83/16. */
+static void confirm_g9(const uint8_t *g9)
+{
+	run_now(mk_arp(fb[0], 2, g9, "10.2.0.9", "10.2.0.1"), 1);
+	run_now(mk_udp4(fb[0], MAC0, "10.1.0.2", "10.83.1.1", 64), 0);
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], g9, 6));
+}
+
+/* A scan of an on-link /16 meets more distinct neighbors than the table holds (RT_NEIGH_MAX
+ * at once). Like Linux's neighbour GC: when the table is full, entries nobody uses (STALE,
+ * FAILED) make room for new next hops; entries idle for RT_NEIGH_GC_STALE_NS go in the
+ * periodic tick. A neighbor in use (REACHABLE, confirmed) and the static ones stay, and no
+ * entry ever gives another address's MAC. */
+static void test_neigh_gc(void)
+{
+	setup(0);
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	uint8_t mac[6];
+	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
+	add_route(AF_INET, "10.84.0.0", 16, NULL, "p1");
+	wk.now = 1000000000000ull;
+	confirm_g9(G9);
+	/* fill the table with live neighbors: every one resolves */
+	unsigned room = RT_NEIGH_MAX - neigh_count(), k = 0, held = 0;
+	while (k < room) {
+		unsigned n = room - k < 64 ? room - k : 64;
+		held += scan_batch(k, n, 1);
+		k += n;
+		wk.now += 1000;
+	}
+	CHECK(held == room && neigh_count() == RT_NEIGH_MAX);
+	/* all of them in use (confirmed just now): nothing to reclaim, the next one is refused */
+	CHECK(scan_batch(k, 1, 0) == 0 && vd[0].reason == RT_DROP_NO_NEIGH);
+	/* 31 s later they are STALE (unused); 10.2.0.9 is used and confirmed again */
+	tick_at(wk.now + RT_NEIGH_STALE_NS + 1000000000ull);
+	confirm_g9(G9);
+	CHECK(nud_of(AF_INET, "10.84.0.7", 1, mac) == RT_NUD_STALE);
+	/* the scan goes on: 3000 more neighbors, each resolves (room made from STALE ones) */
+	held = 0;
+	for (unsigned end = k + 3000; k < end; k += 60, wk.now += 1000)
+		held += scan_batch(k, 60, 1);
+	CHECK(held == 3000);
+	CHECK(neigh_count() <= RT_NEIGH_MAX);
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	CHECK(nud_of(AF_INET, "10.2.0.2", 1, mac) == RT_NUD_PERMANENT && !memcmp(mac, GW2, 6));
+	CHECK(nud_of(AF_INET6, "fd01::2", 0, mac) == RT_NUD_PERMANENT && !memcmp(mac, HA, 6));
+	char a[32];
+	scan_addr(k - 1, a);
+	CHECK(nud_of(AF_INET, a, 1, mac) == RT_NUD_REACHABLE);
+	int bad = 0;
+	rt_neigh_walk(rt, neigh_check_cb, &bad);
+	CHECK(bad == 0);
+	confirm_g9(G9);
+	/* 64 that never answer: FAILED after the probes (their packets: host unreachable) */
+	CHECK(scan_batch(k, 64, 0) == 64);
+	for (int t = 0; t <= RT_NEIGH_PROBES; t++)
+		tick_at(wk.now + RT_NEIGH_RETRANS_NS + 1);
+	scan_addr(k + 5, a);
+	CHECK(nud_of(AF_INET, a, 1, mac) == RT_NUD_FAILED);
+	/* a minute of idleness later, the periodic tick has reclaimed every unused entry */
+	wk.now += RT_NEIGH_STALE_NS + 2 * RT_NEIGH_GC_STALE_NS;
+	confirm_g9(G9);
+	tick_at(wk.now + 1000000000ull);
+	CHECK(nud_of(AF_INET, a, 1, mac) == -1);
+	CHECK(nud_of(AF_INET, "10.84.0.7", 1, mac) == -1);
+	CHECK(neigh_count() == 6); /* the 5 static ones and 10.2.0.9 */
+	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
+	CHECK(nud_of(AF_INET, "10.2.0.3", 1, mac) == RT_NUD_PERMANENT && !memcmp(mac, GW3, 6));
+	bad = 0;
+	rt_neigh_walk(rt, neigh_check_cb, &bad);
+	CHECK(bad == 0);
+	/* and a new one resolves at once */
+	CHECK(scan_batch(k + 100, 1, 1) == 1);
+	scan_addr(k + 100, a);
+	CHECK(nud_of(AF_INET, a, 1, mac) == RT_NUD_REACHABLE);
+}
+
+/* The lock-free reader never gets another address's MAC, nor a torn one, while a writer
+ * deletes entries (moving others back) and reuses their slots for new addresses. */
+#define RACE_KEYS 6000
+static volatile int race_stop;
+static unsigned long race_hits, race_bad;
+
+static void *race_reader(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&race_stop, __ATOMIC_ACQUIRE))
+		for (unsigned k = 0; k < RACE_KEYS; k++) {
+			uint8_t a[16] = {10, 84, (uint8_t)(k >> 8), (uint8_t)k}, mac[6], want[6];
+			if (rt_neigh_lookup(rt, AF_INET, a, 1, mac) == RT_NUD_NONE)
+				continue;
+			scan_mac(k, want);
+			race_hits++;
+			race_bad += memcmp(mac, want, 6) != 0;
+		}
+	return NULL;
+}
+
+static void test_neigh_race(void)
+{
+	setup(0);
+	pthread_t th;
+	race_stop = 0;
+	race_hits = race_bad = 0;
+	CHECK(pthread_create(&th, NULL, race_reader, NULL) == 0);
+	struct rt_neigh nb = {.family = AF_INET, .dev = "p1"};
+	char err[256];
+	int fails = 0;
+	for (unsigned round = 0; round < 40; round++) {
+		/* add every key of this round's parity, then delete them in another order */
+		for (unsigned k = round & 1; k < RACE_KEYS; k += 2) {
+			memcpy(nb.dst, (uint8_t[4]){10, 84, (uint8_t)(k >> 8), (uint8_t)k}, 4);
+			scan_mac(k, nb.lladdr);
+			fails += rt_neigh_add(rt, &nb, err, sizeof(err)) != 0;
+		}
+		for (unsigned j = 0; j < RACE_KEYS / 2; j++) {
+			unsigned k = (j * 7919u) % (RACE_KEYS / 2) * 2 + (round & 1);
+			memcpy(nb.dst, (uint8_t[4]){10, 84, (uint8_t)(k >> 8), (uint8_t)k}, 4);
+			fails += rt_neigh_del(rt, &nb, err, sizeof(err)) != 0;
+		}
+	}
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	CHECK(fails == 0 && race_bad == 0);
+	CHECK(neigh_count() == 5);
+	printf("test_neigh_race: %lu lookups found an entry, %lu with a wrong MAC\n", race_hits,
+	       race_bad);
+}
+
 int main(void)
 {
 	rcu_register_thread();
@@ -1672,6 +1876,8 @@ int main(void)
 	test_unspec_src6();
 	test_l2_bcast_not_forwarded();
 	test_directed_bcast4();
+	test_neigh_gc();
+	test_neigh_race();
 	rt_destroy(rt);
 	rcu_unregister_thread();
 	printf("test_rt_engine: %d checks, %d failed\n", checks, failures);
