@@ -32,6 +32,18 @@ struct nm_pool {
 	struct pipe_shm *pipe; /* non-NULL for a pipe group's pool */
 };
 
+/* Describes a pool of nbufs frames at base, with its free stack, count and lock. */
+void nm_pool_init(struct nm_pool *pl, char *base, uint32_t nbufs, uint32_t frame_size,
+                  uint32_t headroom, uint32_t *stack, uint32_t *nfree, pthread_mutex_t *lock);
+/* Puts buffers 1..nbufs-1 on an empty free stack, 1 on top (handed out from low addresses
+ * up); returns how many (nbufs - 1). */
+uint32_t nm_stack_init(uint32_t *stack, uint32_t nbufs);
+/* With the pool's lock held: gives slots [0, n) buffers from the free stack (n must be
+ * free), and takes their buffers back (slots that name none, or an invalid one, are
+ * skipped), leaving them naming none. */
+void nm_slots_from_stack(struct nm_pool *pl, struct netmap_slot *slot, uint32_t n);
+void nm_slots_to_stack(struct nm_pool *pl, struct netmap_slot *slot, uint32_t n);
+
 /* Per-port backends. Each opens one ring pair (queue qid, or -1) and fills rp. */
 int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct nmport_opts *o,
                 int backend_forced);
@@ -61,6 +73,46 @@ struct nm_audit {
 void nm_audit_mark(struct nm_audit *a, uint32_t idx);
 /* Marks the buffers of slots [from, to) of r. */
 void nm_audit_slots(struct nm_audit *a, const struct netmap_ring *r, uint32_t from, uint32_t to);
+
+/* Sets up rp for a backend: its ops and priv, and two new rings of n slots (ring id
+ * ringid). 0, or -ENOMEM with the message set; what was set up stays in rp for ops->close,
+ * which must cope with a NULL priv. */
+int nm_rp_init(struct nmport *p, struct nm_ringpair *rp, const struct nm_ringpair_ops *ops,
+               enum nm_backend backend, int qid, uint16_t ringid, uint32_t n, void *priv);
+/* Gives every slot of both rings a buffer; 0, or -ENOBUFS with the message set. */
+int nm_rp_fill(struct nmport *p, struct nm_ringpair *rp);
+/* Forgets rings, backend and fd of a closed pair (frees nothing). */
+void nm_rp_reset(struct nm_ringpair *rp);
+
+/* RX slots a backend may fill now: all those the user does not hold but one. */
+static inline uint32_t nm_rx_room(const struct netmap_ring *r)
+{
+	return r->num_slots - 1 - nm_ring_dist(r, r->head, r->tail);
+}
+
+/* The end of an rxsync that filled the RX slots up to t: n packets, bytes in all, copies
+ * of them copied by the backend. */
+static inline void nm_rx_done(struct nm_ringpair *rp, uint32_t t, uint32_t n, uint64_t bytes,
+                              uint32_t copies)
+{
+	rp->rx->tail = t;
+	rp->st.rx_pkts += n;
+	rp->st.rx_bytes += bytes;
+	rp->st.rx_copies += copies;
+}
+
+/* The end of a txsync that passed the TX slots up to i, for a backend that is done with a
+ * slot once passed (copied out, or swapped for a free buffer): they are free again at once.
+ * n packets sent, bytes in all, copies of them copied by the backend. */
+static inline void nm_tx_done(struct nm_ringpair *rp, uint32_t i, uint32_t n, uint64_t bytes,
+                              uint32_t copies)
+{
+	rp->tx_hwcur = i;
+	rp->tx->tail = i == 0 ? rp->tx->num_slots - 1 : i - 1;
+	rp->st.tx_pkts += n;
+	rp->st.tx_bytes += bytes;
+	rp->st.tx_copies += copies;
+}
 
 /* For the copying backends (AF_PACKET, TAP), whose ring slots always own their buffers:
  * mark every slot of both rings (their ops .audit); drain and free both rings and reset the

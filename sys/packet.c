@@ -56,7 +56,7 @@ static int pkt_rxsync(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct pkt_rp *k = rp->priv;
 	struct netmap_ring *r = rp->rx;
-	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, r->head, r->tail);
+	uint32_t space = nm_rx_room(r);
 	uint32_t t = r->tail, got = 0, maxlen = nm_pool_buf_size(p->pool);
 	uint64_t bytes = 0;
 
@@ -109,10 +109,7 @@ static int pkt_rxsync(struct nmport *p, struct nm_ringpair *rp)
 			k->cur_pkt = NULL;
 		}
 	}
-	r->tail = t;
-	rp->st.rx_pkts += got;
-	rp->st.rx_bytes += bytes;
-	rp->st.rx_copies += got;
+	nm_rx_done(rp, t, got, bytes, got);
 	return 0;
 }
 
@@ -150,18 +147,13 @@ static int pkt_txsync(struct nmport *p, struct nm_ringpair *rp)
 		s->flags &= (uint16_t)~NS_BUF_CHANGED;
 		i = nm_ring_next(r, i);
 	}
-	rp->tx_hwcur = i;
-	/* Copied slots are free at once. */
-	r->tail = i == 0 ? r->num_slots - 1 : i - 1;
 	if (sent) {
 		rp->st.tx_kicks++;
 		if (sendto(k->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
 		    errno != ENOBUFS)
 			rp->st.tx_errors++;
-		rp->st.tx_pkts += sent;
-		rp->st.tx_bytes += bytes;
-		rp->st.tx_copies += sent;
 	}
+	nm_tx_done(rp, i, sent, bytes, sent); /* copied slots are free at once */
 	return 0;
 }
 
@@ -191,22 +183,13 @@ int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const stru
 	int rc, v;
 	struct pkt_rp *k = calloc(1, sizeof(*k));
 
-	rp->priv = k;
-	rp->ops = &pkt_ops;
-	rp->qid = qid;
-	rp->backend = NM_BE_PACKET;
-	rp->rx = nm_ring_new(p->pool, n, NR_RX, (uint16_t)qid);
-	rp->tx = nm_ring_new(p->pool, n, NR_TX, (uint16_t)qid);
-	if (!k || !rp->rx || !rp->tx) {
-		if (k)
-			k->fd = -1;
-		nm_seterr("%s: out of memory", p->spec);
-		rc = -ENOMEM;
+	if (k)
+		k->fd = -1;
+	rc = nm_rp_init(p, rp, &pkt_ops, NM_BE_PACKET, qid, (uint16_t)qid, n, k);
+	if (rc)
 		goto fail;
-	}
 	if (qid > 0) {
 		/* AF_PACKET sees the whole interface; one socket serves queue 0. */
-		k->fd = -1;
 		nm_seterr("%s: AF_PACKET has no per-queue sockets; open %s-0 or the whole port",
 		          p->spec, p->ifname);
 		rc = -EOPNOTSUPP;
@@ -259,13 +242,9 @@ int nm_packet_open(struct nmport *p, struct nm_ringpair *rp, int qid, const stru
 	};
 	if (bind(k->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		goto sockerr;
-	rc = nm_ring_fill(rp->rx, p->pool);
-	if (!rc)
-		rc = nm_ring_fill(rp->tx, p->pool);
-	if (rc) {
-		nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
+	rc = nm_rp_fill(p, rp);
+	if (rc)
 		goto fail;
-	}
 	rp->fd = k->fd;
 	snprintf(p->mode, sizeof(p->mode), "AF_PACKET TPACKET_V3 copy");
 	return 0;

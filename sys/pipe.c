@@ -107,28 +107,6 @@ static int pid_alive(int32_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
-/* ---- stack of the shared pool (called with the lock held) ---- */
-
-static void ring_from_stack(struct pipe_shm *s, struct nm_pool *pl, struct netmap_slot *slot,
-                            uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		slot[i].buf_idx = pl->stack[--s->nfree];
-		slot[i].len = 0;
-		slot[i].flags = 0;
-	}
-}
-
-static void ring_to_stack(struct pipe_shm *s, struct nm_pool *pl, struct netmap_slot *slot,
-                          uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (slot[i].buf_idx)
-			pl->stack[s->nfree++] = slot[i].buf_idx;
-		slot[i].buf_idx = 0;
-	}
-}
-
 /* ---- mapping a group ---- */
 
 static int create_or_attach(const char *name, uint32_t nslots, struct pipe_shm **out, int *created)
@@ -198,11 +176,7 @@ static int create_or_attach(const char *name, uint32_t nslots, struct pipe_shm *
 		pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 		pthread_mutex_init(&s->lock, &a);
 		pthread_mutexattr_destroy(&a);
-		uint32_t *stack = (uint32_t *)((char *)s + off_stack);
-		uint32_t k = 0;
-		for (uint32_t i = nbufs - 1; i >= 1; i--)
-			stack[k++] = i;
-		s->nfree = k;
+		s->nfree = nm_stack_init((uint32_t *)((char *)s + off_stack), nbufs);
 		atomic_store_explicit(&s->ready, 1, memory_order_release);
 	} else {
 		for (int i = 0; i < 1000 && !atomic_load_explicit(&s->ready, memory_order_acquire);
@@ -241,14 +215,9 @@ static struct pipe_group *group_get(const char *name, uint32_t nslots, int *rc)
 		}
 		snprintf(g->name, sizeof(g->name), "%s", name);
 		g->shm = s;
-		g->pool.base = (char *)s + s->off_bufs;
-		g->pool.size = (size_t)s->nbufs * s->frame_size;
-		g->pool.frame_size = s->frame_size;
-		g->pool.headroom = s->headroom;
-		g->pool.nbufs = s->nbufs;
-		g->pool.stack = (uint32_t *)((char *)s + s->off_stack);
-		g->pool.nfree = &s->nfree;
-		g->pool.lock = &s->lock;
+		nm_pool_init(&g->pool, (char *)s + s->off_bufs, s->nbufs, s->frame_size,
+		             s->headroom, (uint32_t *)((char *)s + s->off_stack), &s->nfree,
+		             &s->lock);
 		g->pool.pipe = s;
 		g->next = groups;
 		groups = g;
@@ -288,6 +257,16 @@ static void group_put(struct pipe_group *g)
 
 /* ---- sync ---- */
 
+/* Moves a packet between a ring slot and a queue slot: `to` takes the buffer and length of
+ * `from`, and `from` the buffer `to` had (a free one). */
+static inline void pipe_pass(struct netmap_slot *from, struct netmap_slot *to)
+{
+	uint32_t b = to->buf_idx;
+	to->buf_idx = from->buf_idx;
+	to->len = from->len;
+	from->buf_idx = b;
+}
+
 static int pipe_rxsync(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct pipe_rp *x = rp->priv;
@@ -297,7 +276,7 @@ static int pipe_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	(void)p;
 
 	rp->rx_hwcur = r->head;
-	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, r->head, r->tail);
+	uint32_t space = nm_rx_room(r);
 	uint32_t cons = atomic_load_explicit(&q->cons, memory_order_relaxed);
 	uint32_t avail = atomic_load_explicit(&q->prod, memory_order_acquire) - cons;
 	uint32_t n = avail < space ? avail : space;
@@ -306,20 +285,14 @@ static int pipe_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	uint32_t t = r->tail;
 	uint64_t bytes = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		struct netmap_slot *qs = &q->slot[cons++ & mask];
 		struct netmap_slot *s = &r->slot[t];
-		uint32_t b = s->buf_idx;
-		s->buf_idx = qs->buf_idx;
-		s->len = qs->len;
+		pipe_pass(&q->slot[cons++ & mask], s);
 		s->flags = 0;
-		qs->buf_idx = b;
 		bytes += s->len;
 		t = nm_ring_next(r, t);
 	}
 	atomic_store_explicit(&q->cons, cons, memory_order_release);
-	r->tail = t;
-	rp->st.rx_pkts += n;
-	rp->st.rx_bytes += bytes;
+	nm_rx_done(rp, t, n, bytes, 0);
 	return 0;
 }
 
@@ -340,21 +313,14 @@ static int pipe_txsync(struct nmport *p, struct nm_ringpair *rp)
 	uint32_t i = rp->tx_hwcur;
 	uint64_t bytes = 0;
 	for (uint32_t k = 0; k < n; k++) {
-		struct netmap_slot *qs = &q->slot[prod++ & mask];
 		struct netmap_slot *s = &r->slot[i];
-		uint32_t b = qs->buf_idx;
-		qs->buf_idx = s->buf_idx;
-		qs->len = s->len;
-		s->buf_idx = b;
+		pipe_pass(s, &q->slot[prod++ & mask]);
 		s->flags = 0;
 		bytes += s->len;
 		i = nm_ring_next(r, i);
 	}
 	atomic_store_explicit(&q->prod, prod, memory_order_release);
-	rp->tx_hwcur = i;
-	r->tail = i == 0 ? r->num_slots - 1 : i - 1;
-	rp->st.tx_pkts += n;
-	rp->st.tx_bytes += bytes;
+	nm_tx_done(rp, i, n, bytes, 0);
 	return 0;
 }
 
@@ -368,13 +334,13 @@ static void pipe_audit_rp(struct nmport *p, struct nm_ringpair *rp, struct nm_au
 
 static void pipe_end_release(struct pipe_shm *s, struct nm_pool *pl, int id, int end)
 {
-	ring_to_stack(s, pl, pipe_ring(s, id, end, NR_RX)->slot, s->nslots);
-	ring_to_stack(s, pl, pipe_ring(s, id, end, NR_TX)->slot, s->nslots);
+	nm_slots_to_stack(pl, pipe_ring(s, id, end, NR_RX)->slot, s->nslots);
+	nm_slots_to_stack(pl, pipe_ring(s, id, end, NR_TX)->slot, s->nslots);
 	s->pipe[id].pid[end] = 0;
 	if (s->pipe[id].qinit && !s->pipe[id].pid[!end]) {
 		for (int d = 0; d < 2; d++) {
 			struct pipe_q *q = pipe_queue(s, id, d);
-			ring_to_stack(s, pl, q->slot, s->nslots);
+			nm_slots_to_stack(pl, q->slot, s->nslots);
 			atomic_store(&q->prod, 0);
 			atomic_store(&q->cons, 0);
 		}
@@ -394,9 +360,7 @@ static void pipe_close(struct nmport *p, struct nm_ringpair *rp)
 		free(x);
 	}
 	(void)p;
-	rp->rx = rp->tx = NULL;
-	rp->priv = NULL;
-	rp->ops = NULL;
+	nm_rp_reset(rp);
 }
 
 static const struct nm_ringpair_ops pipe_ops = {
@@ -453,7 +417,7 @@ int nm_pipe_open(struct nmport *p, const char *group, int id, int master,
 			struct pipe_q *q = pipe_queue(s, id, d);
 			atomic_store(&q->prod, 0);
 			atomic_store(&q->cons, 0);
-			ring_from_stack(s, pl, q->slot, n);
+			nm_slots_from_stack(pl, q->slot, n);
 		}
 		s->pipe[id].qinit = 1;
 	}
@@ -461,8 +425,8 @@ int nm_pipe_open(struct nmport *p, const char *group, int id, int master,
 	struct netmap_ring *tx = pipe_ring(s, id, end, NR_TX);
 	nm_ring_init(rx, pl, n, NR_RX, 0);
 	nm_ring_init(tx, pl, n, NR_TX, 0);
-	ring_from_stack(s, pl, rx->slot, n);
-	ring_from_stack(s, pl, tx->slot, n);
+	nm_slots_from_stack(pl, rx->slot, n);
+	nm_slots_from_stack(pl, tx->slot, n);
 	s->pipe[id].pid[end] = getpid();
 	pthread_mutex_unlock(&s->lock);
 

@@ -54,20 +54,31 @@ static struct nm_pool *pool_create_default(void)
 		errno = e;
 		return NULL;
 	}
-	pl->base = mem;
-	pl->size = size;
-	pl->frame_size = NM_FRAME_SIZE;
-	pl->headroom = NM_HEADROOM;
+	nm_pool_init(pl, mem, nbufs, NM_FRAME_SIZE, NM_HEADROOM, stack, &default_nfree,
+	             &default_pool_lock);
+	*pl->nfree = nm_stack_init(stack, nbufs);
+	return pl;
+}
+
+void nm_pool_init(struct nm_pool *pl, char *base, uint32_t nbufs, uint32_t frame_size,
+                  uint32_t headroom, uint32_t *stack, uint32_t *nfree, pthread_mutex_t *lock)
+{
+	pl->base = base;
+	pl->size = (size_t)nbufs * frame_size;
+	pl->frame_size = frame_size;
+	pl->headroom = headroom;
 	pl->nbufs = nbufs;
 	pl->stack = stack;
-	pl->nfree = &default_nfree;
-	pl->lock = &default_pool_lock;
-	/* Highest indices on top, so buffers are handed out from low addresses up. */
+	pl->nfree = nfree;
+	pl->lock = lock;
+}
+
+uint32_t nm_stack_init(uint32_t *stack, uint32_t nbufs)
+{
 	uint32_t n = 0;
 	for (uint32_t i = nbufs - 1; i >= 1; i--)
 		stack[n++] = i;
-	*pl->nfree = n;
-	return pl;
+	return n;
 }
 
 struct nm_pool *nm_pool_default(void)
@@ -105,14 +116,37 @@ uint32_t nm_pool_get(struct nm_pool *pl)
 	return idx;
 }
 
-void nm_pool_put(struct nm_pool *pl, uint32_t idx)
+/* Pushes a valid buffer index on the free stack (lock held). */
+static void pool_put_locked(struct nm_pool *pl, uint32_t idx)
 {
 	if (idx == 0 || idx >= pl->nbufs)
 		return;
-	pthread_mutex_lock(pl->lock);
 	if (*pl->nfree < pl->nbufs)
 		pl->stack[(*pl->nfree)++] = idx;
+}
+
+void nm_pool_put(struct nm_pool *pl, uint32_t idx)
+{
+	pthread_mutex_lock(pl->lock);
+	pool_put_locked(pl, idx);
 	pthread_mutex_unlock(pl->lock);
+}
+
+void nm_slots_from_stack(struct nm_pool *pl, struct netmap_slot *slot, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		slot[i].buf_idx = pl->stack[--*pl->nfree];
+		slot[i].len = 0;
+		slot[i].flags = 0;
+	}
+}
+
+void nm_slots_to_stack(struct nm_pool *pl, struct netmap_slot *slot, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		pool_put_locked(pl, slot[i].buf_idx);
+		slot[i].buf_idx = 0;
+	}
 }
 
 uint32_t nm_pool_free_count(struct nm_pool *pl)
@@ -165,21 +199,50 @@ int nm_ring_fill(struct netmap_ring *r, struct nm_pool *pl)
 		pthread_mutex_unlock(pl->lock);
 		return -ENOBUFS;
 	}
-	for (uint32_t i = 0; i < r->num_slots; i++) {
-		r->slot[i].buf_idx = pl->stack[--*pl->nfree];
-		r->slot[i].len = 0;
-		r->slot[i].flags = 0;
-	}
+	nm_slots_from_stack(pl, r->slot, r->num_slots);
 	pthread_mutex_unlock(pl->lock);
 	return 0;
 }
 
 void nm_ring_drain(struct netmap_ring *r, struct nm_pool *pl)
 {
-	for (uint32_t i = 0; i < r->num_slots; i++) {
-		nm_pool_put(pl, r->slot[i].buf_idx);
-		r->slot[i].buf_idx = 0;
+	pthread_mutex_lock(pl->lock);
+	nm_slots_to_stack(pl, r->slot, r->num_slots);
+	pthread_mutex_unlock(pl->lock);
+}
+
+int nm_rp_init(struct nmport *p, struct nm_ringpair *rp, const struct nm_ringpair_ops *ops,
+               enum nm_backend backend, int qid, uint16_t ringid, uint32_t n, void *priv)
+{
+	rp->priv = priv;
+	rp->ops = ops;
+	rp->qid = qid;
+	rp->backend = backend;
+	rp->rx = nm_ring_new(p->pool, n, NR_RX, ringid);
+	rp->tx = nm_ring_new(p->pool, n, NR_TX, ringid);
+	if (!priv || !rp->rx || !rp->tx) {
+		nm_seterr("%s: out of memory", p->spec);
+		return -ENOMEM;
 	}
+	return 0;
+}
+
+int nm_rp_fill(struct nmport *p, struct nm_ringpair *rp)
+{
+	int rc = nm_ring_fill(rp->rx, p->pool);
+	if (!rc)
+		rc = nm_ring_fill(rp->tx, p->pool);
+	if (rc)
+		nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
+	return rc;
+}
+
+void nm_rp_reset(struct nm_ringpair *rp)
+{
+	rp->rx = rp->tx = NULL;
+	rp->priv = NULL;
+	rp->ops = NULL;
+	rp->fd = -1;
 }
 
 void nm_rp_release(struct nmport *p, struct nm_ringpair *rp)
@@ -191,10 +254,7 @@ void nm_rp_release(struct nmport *p, struct nm_ringpair *rp)
 			nm_ring_free(rings[i]);
 		}
 	}
-	rp->rx = rp->tx = NULL;
-	rp->priv = NULL;
-	rp->ops = NULL;
-	rp->fd = -1;
+	nm_rp_reset(rp);
 }
 
 /* ---- audit ---- */

@@ -31,7 +31,7 @@ static int tap_rxsync(struct nmport *p, struct nm_ringpair *rp)
 {
 	struct tap_rp *k = rp->priv;
 	struct netmap_ring *r = rp->rx;
-	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, r->head, r->tail);
+	uint32_t space = nm_rx_room(r);
 	uint32_t t = r->tail, got = 0, maxlen = nm_pool_buf_size(p->pool);
 	uint64_t bytes = 0;
 
@@ -47,10 +47,7 @@ static int tap_rxsync(struct nmport *p, struct nm_ringpair *rp)
 		got++;
 		t = nm_ring_next(r, t);
 	}
-	r->tail = t;
-	rp->st.rx_pkts += got;
-	rp->st.rx_bytes += bytes;
-	rp->st.rx_copies += got;
+	nm_rx_done(rp, t, got, bytes, got);
 	return 0;
 }
 
@@ -76,11 +73,7 @@ static int tap_txsync(struct nmport *p, struct nm_ringpair *rp)
 		s->flags &= (uint16_t)~NS_BUF_CHANGED;
 		i = nm_ring_next(r, i);
 	}
-	rp->tx_hwcur = i;
-	r->tail = i == 0 ? r->num_slots - 1 : i - 1;
-	rp->st.tx_pkts += sent;
-	rp->st.tx_bytes += bytes;
-	rp->st.tx_copies += sent;
+	nm_tx_done(rp, i, sent, bytes, sent);
 	return 0;
 }
 
@@ -118,19 +111,11 @@ int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_op
 	struct ifreq ifr;
 	struct tap_rp *k = calloc(1, sizeof(*k));
 
-	rp->priv = k;
-	rp->ops = &tap_ops;
-	rp->qid = -1;
-	rp->backend = NM_BE_TAP;
-	rp->rx = nm_ring_new(p->pool, n, NR_RX, (uint16_t)p->nrings);
-	rp->tx = nm_ring_new(p->pool, n, NR_TX, (uint16_t)p->nrings);
-	if (!k || !rp->rx || !rp->tx) {
-		if (k)
-			k->fd = -1;
-		nm_seterr("%s: out of memory", p->spec);
-		rc = -ENOMEM;
+	if (k)
+		k->fd = -1;
+	rc = nm_rp_init(p, rp, &tap_ops, NM_BE_TAP, -1, (uint16_t)p->nrings, n, k);
+	if (rc)
 		goto fail;
-	}
 	k->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (k->fd < 0) {
 		rc = -errno;
@@ -179,13 +164,9 @@ int nm_tap_open(struct nmport *p, struct nm_ringpair *rp, const struct nmport_op
 	}
 	close(sk);
 	sk = -1;
-	rc = nm_ring_fill(rp->rx, p->pool);
-	if (!rc)
-		rc = nm_ring_fill(rp->tx, p->pool);
-	if (rc) {
-		nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
+	rc = nm_rp_fill(p, rp);
+	if (rc)
 		goto fail;
-	}
 	rp->fd = k->fd;
 	if (!o->quiet)
 		fprintf(stderr, "%s: host rings are TAP device %s (MAC of %s)\n", p->spec, name,

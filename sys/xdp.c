@@ -133,7 +133,7 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	fq_kick(x);
 
 	/* 2. Move received descriptors into slots from tail on (keep one slot free). */
-	uint32_t space = r->num_slots - 1 - nm_ring_dist(r, head, r->tail);
+	uint32_t space = nm_rx_room(r);
 	uint32_t got = xsk_ring_cons__peek(&x->rx, space, &idx);
 	if (got) {
 		uint32_t t = r->tail;
@@ -149,9 +149,7 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 		}
 		xsk_ring_cons__release(&x->rx, got);
 		x->posted -= got;
-		r->tail = t;
-		rp->st.rx_pkts += got;
-		rp->st.rx_bytes += bytes;
+		nm_rx_done(rp, t, got, bytes, 0);
 	}
 	return 0;
 }
@@ -257,9 +255,7 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 	}
 	nm_ring_free(rp->rx);
 	nm_ring_free(rp->tx);
-	rp->rx = rp->tx = NULL;
-	rp->priv = NULL;
-	rp->ops = NULL;
+	nm_rp_reset(rp);
 }
 
 static const struct nm_ringpair_ops xdp_ops = {
@@ -303,17 +299,9 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 	ensure_bpffs();
 
 	struct xdp_rp *x = calloc(1, sizeof(*x));
-	rp->rx = nm_ring_new(pl, n, NR_RX, (uint16_t)qid);
-	rp->tx = nm_ring_new(pl, n, NR_TX, (uint16_t)qid);
-	rp->priv = x;
-	rp->ops = &xdp_ops;
-	rp->qid = qid;
-	rp->backend = NM_BE_XDP;
-	if (!x || !rp->rx || !rp->tx) {
-		nm_seterr("%s: out of memory", p->spec);
-		rc = -ENOMEM;
+	rc = nm_rp_init(p, rp, &xdp_ops, NM_BE_XDP, qid, (uint16_t)qid, n, x);
+	if (rc)
 		goto fail;
-	}
 	x->frame_size = pl->frame_size;
 	x->headroom = pl->headroom;
 
