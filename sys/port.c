@@ -411,25 +411,30 @@ void nmport_stats(const struct nmport *p, struct nmport_ring_stats *out)
 
 /* ---- poll ---- */
 
+/* Syncs one ring of pair r of p (TX if tx, else RX): 1 if it then has slots for the user
+ * (received packets, free TX slots), 0 if not, or -errno. */
+static int sync_ready(struct nmport *p, unsigned r, int tx)
+{
+	int rc = tx ? nmport_txsync(p, r) : nmport_rxsync(p, r);
+	if (rc < 0)
+		return rc;
+	return !nm_ring_empty(tx ? p->ring[r].tx : p->ring[r].rx);
+}
+
 static int poll_check(struct nmport_pollent *e, unsigned n)
 {
+	static const short ev[2] = {POLLIN, POLLOUT};
 	int ready = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct nmport *p = e[i].port;
 		e[i].revents = 0;
-		if (e[i].events & POLLIN) {
-			int rc = nmport_rxsync(p, e[i].ring);
+		for (int tx = 0; tx < 2; tx++) {
+			if (!(e[i].events & ev[tx]))
+				continue;
+			int rc = sync_ready(e[i].port, e[i].ring, tx);
 			if (rc < 0)
 				return rc;
-			if (!nm_ring_empty(p->ring[e[i].ring].rx))
-				e[i].revents |= POLLIN;
-		}
-		if (e[i].events & POLLOUT) {
-			int rc = nmport_txsync(p, e[i].ring);
-			if (rc < 0)
-				return rc;
-			if (!nm_ring_empty(p->ring[e[i].ring].tx))
-				e[i].revents |= POLLOUT;
+			if (rc)
+				e[i].revents |= ev[tx];
 		}
 		if (e[i].revents)
 			ready++;
