@@ -10,19 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "nmport.h"
-
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);   \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-		}                                                                                  \
-	} while (0)
+#include "sys/tests/check.h"
 
 static const struct nmport_opts quiet = {.quiet = 1, .ring_size = 256};
 
