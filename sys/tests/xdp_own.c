@@ -12,19 +12,13 @@
 #include <string.h>
 #include <unistd.h>
 #include "nmport.h"
+#include "sys/tests/check.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			failures++;                                                                \
-			fprintf(stderr, "xdp_own:%d: CHECK(%s) failed: ", __LINE__, #cond);        \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-		}                                                                                  \
-	} while (0)
+/* The spec of ifname's AF_XDP port, forced (no fallback to AF_PACKET). */
+static void xdp_spec(char *spec, size_t len, const char *ifname)
+{
+	snprintf(spec, len, "netmap:%s/xdp", ifname);
+}
 
 /*
  * An AF_XDP open that runs out of buffers half way through posting its fill ring gives
@@ -41,7 +35,7 @@ static void test_fill_exhausted(const char *ifa)
 	CHECK(nm_pool_free_count(pl) == keep, "free %u", nm_pool_free_count(pl));
 
 	char spec[64];
-	snprintf(spec, sizeof(spec), "netmap:%s/xdp", ifa);
+	xdp_spec(spec, sizeof(spec), ifa);
 	struct nmport_opts o = {.quiet = 1, .ring_size = n};
 	struct nmport *p = nmport_open(spec, &o);
 	CHECK(p == NULL, "%s opened with %u free buffers for 2 x %u", spec, keep, n);
@@ -63,10 +57,12 @@ static int is_ours(const struct netmap_ring *r, const struct netmap_slot *s)
 	return s->len == 64 && b[12] == 0x88 && b[13] == 0xb5 && !memcmp(b + 14, "xdp_own", 7);
 }
 
-/* Opens spec; the kernel frees a closed socket's queue after a moment (deferred work), so
- * a reopen right after the previous case may see EBUSY for a few ms. */
-static struct nmport *open_retry(const char *spec, uint32_t n)
+/* Opens ifname's AF_XDP port; the kernel frees a closed socket's queue after a moment
+ * (deferred work), so a reopen right after the previous case may see EBUSY for a few ms. */
+static struct nmport *open_retry(const char *ifname, uint32_t n)
 {
+	char spec[64];
+	xdp_spec(spec, sizeof(spec), ifname);
 	struct nmport_opts o = {.quiet = 1, .ring_size = n};
 	struct nmport *p = NULL;
 	for (int t = 0; t < 200 && !p; t++) {
@@ -76,6 +72,21 @@ static struct nmport *open_retry(const char *spec, uint32_t n)
 	}
 	CHECK(p != NULL, "open %s (%u slots): %s", spec, n, nmport_errmsg());
 	return p;
+}
+
+/* Opens the AF_XDP ports of ifa and ifb (n slots); 1 if both opened, else 0 with neither
+ * left open. */
+static int open_both(const char *ifa, const char *ifb, uint32_t n, struct nmport **a,
+                     struct nmport **b)
+{
+	*a = open_retry(ifa, n);
+	*b = open_retry(ifb, n);
+	if (*a && *b)
+		return 1;
+	nmport_close(*a);
+	nmport_close(*b);
+	*a = *b = NULL;
+	return 0;
 }
 
 /* b sends k frames to a; a receives them (and whatever else the kernel sends) and
@@ -123,15 +134,9 @@ static void test_close_released(const char *ifa, const char *ifb)
 {
 	struct nm_pool *pl = nm_pool_default();
 	const uint32_t n = 256, k = 100;
-	char sa[64], sb[64];
-	snprintf(sa, sizeof(sa), "netmap:%s/xdp", ifa);
-	snprintf(sb, sizeof(sb), "netmap:%s/xdp", ifb);
-	struct nmport *a = open_retry(sa, n), *b = open_retry(sb, n);
-	if (!a || !b) {
-		nmport_close(a);
-		nmport_close(b);
+	struct nmport *a, *b;
+	if (!open_both(ifa, ifb, n, &a, &b))
 		return;
-	}
 	uint32_t released, ours = b_to_a(a, b, k, &released);
 	CHECK(ours == k, "received %u of %u frames", ours, k);
 	char msg[256];
@@ -158,20 +163,14 @@ static void test_close_released(const char *ifa, const char *ifb)
 static void test_reopen_first(const char *ifa, const char *ifb)
 {
 	const uint32_t n = 256, k = 50;
-	char sa[64], sb[64];
-	snprintf(sa, sizeof(sa), "netmap:%s/xdp", ifa);
-	snprintf(sb, sizeof(sb), "netmap:%s/xdp", ifb);
-	struct nmport *a = open_retry(sa, n), *b = open_retry(sb, n);
-	if (!a || !b) {
-		nmport_close(a);
-		nmport_close(b);
+	struct nmport *a, *b;
+	if (!open_both(ifa, ifb, n, &a, &b))
 		return;
-	}
 	nmport_close(a);
-	a = open_retry(sa, n);
+	a = open_retry(ifa, n);
 	uint32_t released, ab = 0, ba = 0;
 	if (a) {
-		CHECK(!strncmp(a->mode, "AF_XDP", 6), "reopened %s as '%s'", sa, a->mode);
+		CHECK(!strncmp(a->mode, "AF_XDP", 6), "reopened %s as '%s'", a->spec, a->mode);
 		ba = b_to_a(a, b, k, &released);
 		ab = b_to_a(b, a, k, &released);
 		CHECK(ba == k, "reopened first port received %u of %u frames", ba, k);
@@ -192,11 +191,8 @@ static void test_reopen_first(const char *ifa, const char *ifb)
 static void test_ring_sizes(const char *ifa, const char *ifb)
 {
 	static const uint32_t sizes[] = {64, 4096, 8192, 16384};
-	char sa[64], sb[64];
-	snprintf(sa, sizeof(sa), "netmap:%s/xdp", ifa);
-	snprintf(sb, sizeof(sb), "netmap:%s/xdp", ifb);
 	for (unsigned z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
-		struct nmport *a = open_retry(sa, sizes[z]), *b = open_retry(sb, 256);
+		struct nmport *a = open_retry(ifa, sizes[z]), *b = open_retry(ifb, 256);
 		uint32_t released = 0, ours = 0;
 		if (a && b) {
 			ours = b_to_a(a, b, 50, &released);
