@@ -23,20 +23,38 @@ from nslab import BIN, PY, TOP, Lab, log_has, wait_for  # noqa: E402
 L2IO = os.path.join(TOP, "tests", "l2io.py")
 
 
+def wire_h1_br_h2(lb):
+    """Namespaces h1, br and h2, wired h1:e1 - br:p1 and h2:e2 - br:p2."""
+    for n in ("h1", "br", "h2"):
+        lb.ns(n)
+    lb.veth("h1", "e1", "br", "p1")
+    lb.veth("h2", "e2", "br", "p2")
+
+
+def start_bridge(lb, specs, log):
+    """Starts nmbridge in namespace br on the ports of specs (one -i each) and waits (10 s)
+    for its start line, "nmbridge: A <-> B" (B is A's host rings with one port); fails with
+    its log if it exits instead."""
+    cmd = [f"{BIN}/nmbridge"]
+    for s in specs:
+        cmd += ["-i", s]
+    br = lb.start("br", cmd, log)
+    other = specs[1] if len(specs) > 1 else specs[0] + "^"
+    wait_for(lambda: log_has(log, f"nmbridge: {specs[0]} <-> {other}") or br.poll() is not None,
+             10, "nmbridge start")
+    assert br.poll() is None, open(log).read()
+    return br
+
+
 @pytest.fixture(scope="module")
 def lab():
     tmp = tempfile.mkdtemp(prefix="nmbridge-")
     lb = Lab("nmb")
     try:
-        for n in ("h1", "br", "h2"):
-            lb.ns(n)
-        lb.veth("h1", "e1", "br", "p1")
-        lb.veth("h2", "e2", "br", "p2")
+        wire_h1_br_h2(lb)
         lb.run("h1", ["ip", "addr", "add", "10.50.0.1/24", "dev", "e1"])
         lb.run("h2", ["ip", "addr", "add", "10.50.0.2/24", "dev", "e2"])
-        log = os.path.join(tmp, "bridge.log")
-        lb.bridge = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1", "-i", "netmap:p2"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p2"), 10, "nmbridge start")
+        lb.bridge = start_bridge(lb, ["netmap:p1", "netmap:p2"], os.path.join(tmp, "bridge.log"))
         lb.tmp = tmp
         yield lb
     finally:
@@ -168,8 +186,7 @@ def test_host_stack_bridge(tmp_path):
         lb.veth("h1", "e1", "br", "p1")
         lb.run("h1", ["ip", "addr", "add", "10.51.0.1/24", "dev", "e1"])
         log = str(tmp_path / "hb.log")
-        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p1^"), 10, "start")
+        br = start_bridge(lb, ["netmap:p1"], log)
         lb.run("br", ["ip", "addr", "add", "10.51.0.3/24", "dev", "nmh-p1"])
         lb.run("br", ["ethtool", "-K", "nmh-p1", "tx", "off"], check=False)
         r = lb.run("h1", ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.51.0.3"], check=False)
@@ -232,8 +249,7 @@ def test_multi_queue_one_thread_per_queue_pair(tmp_path):
         lb.run("h1", ["ip", "addr", "add", "10.52.0.1/24", "dev", "e1"])
         lb.run("h2", ["ip", "addr", "add", "10.52.0.2/24", "dev", "e2"])
         log = str(tmp_path / "mq.log")
-        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1", "-i", "netmap:p2"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p2"), 10, "start")
+        br = start_bridge(lb, ["netmap:p1", "netmap:p2"], log)
         text = open(log).read()
         assert text.count("2 ring pairs") == 2 and "2 threads" in text, text
         rx_log = str(tmp_path / "udp-rx.log")
@@ -267,15 +283,9 @@ def test_af_packet_bridge_frames_byte_for_byte(tmp_path):
     (tp_vlan_tci), and the port must put it back."""
     lb = Lab("nmp")
     try:
-        for n in ("h1", "br", "h2"):
-            lb.ns(n)
-        lb.veth("h1", "e1", "br", "p1")
-        lb.veth("h2", "e2", "br", "p2")
+        wire_h1_br_h2(lb)
         log = str(tmp_path / "pb.log")
-        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1/packet", "-i",
-                             "netmap:p2/packet"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p1/packet <-> netmap:p2/packet"), 10,
-                 "start")
+        br = start_bridge(lb, ["netmap:p1/packet", "netmap:p2/packet"], log)
         assert open(log).read().count("AF_PACKET") == 2, open(log).read()
         frames = frames_for("02:aa:00:00:00:01", mac(lb, "h2", "e2"), n_random=10)
         fin, fout = str(tmp_path / "frames.json"), str(tmp_path / "got.json")
@@ -306,10 +316,7 @@ def test_host_stack_bridge_dash_name(tmp_path):
         lb.ns("br")
         lb.veth("h1", "e1", "br", "p-a")
         log = str(tmp_path / "hd.log")
-        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p-a"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p-a <-> netmap:p-a^") or br.poll() is
-                 not None, 10, "start")
-        assert br.poll() is None, open(log).read()
+        br = start_bridge(lb, ["netmap:p-a"], log)
         rc, text = lb.stop(br)
         assert rc == 0 and "audit ok" in text, text
         assert "nmh-p-a" not in lb.run("br", ["ip", "link"]).stdout, "TAP left behind"
@@ -328,8 +335,7 @@ def test_signal_stops_cleanly(tmp_path, sig):
         lb.veth("h", "e1", "br", "p1")
         lb.veth("h", "e2", "br", "p2")
         log = str(tmp_path / "sig.log")
-        br = lb.start("br", [f"{BIN}/nmbridge", "-i", "netmap:p1", "-i", "netmap:p2"], log)
-        wait_for(lambda: log_has(log, "nmbridge: netmap:p1 <-> netmap:p2"), 10, "start")
+        br = start_bridge(lb, ["netmap:p1", "netmap:p2"], log)
         for i in ("p1", "p2"):
             assert "prog/xdp" in lb.run("br", ["ip", "-d", "link", "show", i]).stdout
         br.send_signal(sig)
