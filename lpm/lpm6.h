@@ -59,16 +59,20 @@ static inline uint64_t lpm6_load_be64_(const uint8_t *p)
  * pointer `base`: child i (from 1, = popcount(vec & mask(v))) is ((node *)base)[i - 1], leaf i
  * is ((uint32_t *)base)[-i]. A region is split into blocks (lpm_tmpl.h, TM_NEST) and a node
  * may point into another block than its own, so the walk needs no block root; the writer
- * republishes a node's base with one 64-bit store.
+ * republishes a node's base with one 64-bit store. A region's root node (the one a direct
+ * entry points to) is full: its 64 children follow it, so child v is ((node *)e)[1 + v].
  */
 static inline uint32_t lpm6_lookup_entry_(uint64_t e, const uint8_t addr[16])
 {
 	if (e & 1)
 		return (uint32_t)(e >> 1);
-	const struct lpm_node *n = (const struct lpm_node *)(uintptr_t)e;
 	unsigned __int128 k =
 	    ((unsigned __int128)lpm6_load_be64_(addr) << 64 | lpm6_load_be64_(addr + 8))
 	    << LPM6_DIRECT_BITS;
+	/* A region's root node is full (every slot a child, the children right after it): the
+	 * first 6 bits index its children without loading it. */
+	const struct lpm_node *n = (const struct lpm_node *)(uintptr_t)e + 1 + (unsigned)(k >> 122);
+	k <<= 6;
 	for (;;) {
 		unsigned v = (unsigned)(k >> 122);
 		uint64_t m = lpm_mask_(v), vec = n->vec;

@@ -893,6 +893,10 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
  * Layout of a block: [header | root | for each node, breadth first: its leaves in reverse
  * order, padded to 8 bytes, then its children]; a block's root node sits right after the
  * header, followed by the root's leaves, so a proxy finds its block from base and leafvec.
+ *   - A region's root node is *full* (tm_build_root_nest()): all 64 slots are children, a
+ *     leaf slot being a node of one leaf. It has no leaves, so its children start right
+ *     after it and a lookup goes from the direct entry to child v without loading the root
+ *     (one dependent load less for every key below the direct array; ~1.5 KiB per region).
  */
 
 struct tm_pend {
@@ -935,7 +939,9 @@ static void tm_fresh_drop(TM_PRIV *p)
 
 /* The root node of a block: like tm_build_node() at depth d for e[0..n), except that the
  * largest children become proxies (recorded in pend) until the inline ones hold at most
- * TM_NEST_BUDGET routes. */
+ * TM_NEST_BUDGET routes, and that a region's root (d == TM_S) is *full*: every slot is a
+ * child, a leaf slot being a node of one leaf (vec 0, leafvec 1), so that the root has no
+ * leaves, its children follow it in the block and a lookup indexes them directly (lpm6.h). */
 static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t n,
                               uint32_t def, struct tm_pend *pend, unsigned *npend,
                               uint64_t *proxmask)
@@ -999,18 +1005,27 @@ static int tm_build_root_nest(TM_PRIV *p, unsigned d, const struct tm_ent *e, si
 			}
 	}
 	*proxmask = prox;
-	if (vec && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(vec), &cb)) != 0)
+	uint64_t kids = d == TM_S ? ~0ULL : vec; /* a region's root is full */
+	if (kids && (rc = tm_sn_reserve(p, (size_t)__builtin_popcountll(kids), &cb)) != 0)
 		return rc;
-	if ((rc = tm_leaves(p, val, vec, bnd, &leafvec)) != 0)
+	if ((rc = tm_leaves(p, val, kids, bnd, &leafvec)) != 0)
 		return rc;
-	p->sn[0].vec = vec;
+	p->sn[0].vec = kids;
 	p->sn[0].leafvec = leafvec;
 	p->sn[0].child_base = (uint32_t)cb - 1;
 	p->sn[0].leaf_base = (uint32_t)lb - 1;
 
-	for (uint64_t m = vec; m; m &= m - 1) {
+	for (uint64_t m = kids; m; m &= m - 1) {
 		unsigned c = (unsigned)__builtin_ctzll(m);
-		if (prox >> c & 1) {
+		if (!(vec >> c & 1)) {
+			/* a leaf slot of a full root: a node whose 64 slots are that one leaf */
+			if ((rc = tm_sl_push(p, val[c])) != 0)
+				return rc;
+			p->sn[cb].vec = 0;
+			p->sn[cb].leafvec = 1;
+			p->sn[cb].child_base = (uint32_t)-1;
+			p->sn[cb++].leaf_base = (uint32_t)p->sl_len - 2;
+		} else if (prox >> c & 1) {
 			/* a placeholder: no leaves, no children; filled in once the sub-block
 			 * is built */
 			p->sn[cb].vec = 0;
