@@ -30,6 +30,12 @@ struct nm_pool {
 	uint32_t *nfree;
 	pthread_mutex_t *lock;
 	struct pipe_shm *pipe; /* non-NULL for a pipe group's pool */
+	/* AF_XDP: the UMEM registered over the whole pool, and the fill/completion rings
+	 * created with it, which the first socket must use. */
+	void *umem;
+	void *umem_fq, *umem_cq;
+	int umem_rings_taken;
+	uint32_t umem_users;
 };
 
 /* Describes a pool of nbufs frames at base, with its free stack, count and lock. */

@@ -15,7 +15,7 @@
  * "/drv" native XDP. The same can be set in struct nmport_opts.
  *
  * Buffers: all ports of a process that are not pipes share one pool (nm_pool_default());
- * for AF_XDP every socket registers that pool as its UMEM, so swapping buf_idx between
+ * for AF_XDP that pool is the UMEM shared by every socket, so swapping buf_idx between
  * rings of two such ports is zero copy. Pipes of one group share that group's pool in
  * shared memory. Two ports can swap buffers iff nmport_same_pool() says so.
  *

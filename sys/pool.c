@@ -2,8 +2,8 @@
  * pool.c — the process buffer pool, ring allocation, and the ownership audit.
  *
  * The default pool is one anonymous mapping of NM_DEF_NBUFS frames (NMBOX_POOL_BUFS
- * overrides), created on first use and registered as the UMEM of every AF_XDP socket.
- * Buffers move between a free stack and ring slots only when rings are created or
+ * overrides), created on first use and registered as the AF_XDP UMEM by the first AF_XDP
+ * port. Buffers move between a free stack and ring slots only when rings are created or
  * destroyed, or when an application takes spare buffers (nm_pool_get/put), so the stack's
  * mutex is never on the per-packet path.
  *

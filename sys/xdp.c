@@ -1,16 +1,9 @@
 /*
  * xdp.c — the AF_XDP backend: one socket per queue, all on the process pool as UMEM.
  *
- * Every socket registers the whole pool as its own UMEM (XDP_UMEM_REG of the same memory,
- * with its own fill and completion rings), so buffer i is at the same UMEM address on every
- * socket of the process, and a buffer received on one port can be posted for transmission
- * on another by index alone. Not XDP_SHARED_UMEM: the kernel would let any bound member
- * of a shared UMEM stand for it, but libxdp names the registering socket in every later
- * bind and keeps it bound to its queue until the UMEM is deleted, so the first port of the
- * process could not be closed and opened again while others stayed open. Each socket here
- * closes whole (socket and UMEM) and frees its queue. The cost is one registration per
- * socket: the kernel pins the pool's pages once more and keeps a page array (8 bytes per
- * 4 KiB page, 128 KiB for the default pool); no per-packet cost.
+ * The whole pool is registered once as a UMEM; every later socket, on any interface,
+ * joins it with XDP_SHARED_UMEM and its own fill and completion rings. So a buffer
+ * received on one port can be posted for transmission on another by index alone.
  *
  * RX ring pair (N slots) always owns N buffers: those in user slots [head, tail), and
  * those posted to the kernel (fill ring, or received but not yet moved into slots),
@@ -44,9 +37,10 @@
 
 struct xdp_rp {
 	struct xsk_socket *xsk;
-	struct xsk_umem *umem; /* the whole pool, registered for this socket alone */
 	struct xsk_ring_cons rx, cq;
 	struct xsk_ring_prod tx, fq;
+	struct xsk_ring_prod *fqp; /* the umem's own rings for the first socket */
+	struct xsk_ring_cons *cqp;
 	uint32_t posted;   /* buffers given to the fill ring and not yet received */
 	uint32_t inflight; /* TX descriptors not yet completed */
 	uint32_t frame_size, headroom;
@@ -78,12 +72,13 @@ static void ensure_bpffs(void)
 		return; /* libxdp then loads a single program, which works as well */
 }
 
-/* Registers the whole pool as x's UMEM, with x's fill and completion rings. */
-static int umem_setup(struct xdp_rp *x, struct nm_pool *pl)
+static int umem_setup(struct nm_pool *pl)
 {
-	/* The fill ring takes all N buffers of the RX side at once, and the completion ring
-	 * up to N TX descriptors: size both for the largest ring size nmport_open accepts
-	 * (16384), not the default. */
+	if (pl->umem)
+		return 0;
+	/* Every socket's fill ring takes all N buffers of its RX side at once, and its
+	 * completion ring up to N TX descriptors: size both for the largest ring size
+	 * nmport_open accepts (16384), not the default. */
 	struct xsk_umem_config cfg = {
 	    .fill_size = 16384,
 	    .comp_size = 16384,
@@ -91,19 +86,30 @@ static int umem_setup(struct xdp_rp *x, struct nm_pool *pl)
 	    .frame_headroom = 0,
 	    .flags = 0,
 	};
-	return xsk_umem__create(&x->umem, pl->base, pl->size, &x->fq, &x->cq, &cfg);
-}
-
-static void umem_delete(struct xdp_rp *x)
-{
-	if (x->umem)
-		xsk_umem__delete(x->umem);
-	x->umem = NULL;
+	struct xsk_ring_prod *fq = calloc(1, sizeof(*fq));
+	struct xsk_ring_cons *cq = calloc(1, sizeof(*cq));
+	struct xsk_umem *umem = NULL;
+	if (!fq || !cq) {
+		free(fq);
+		free(cq);
+		return -ENOMEM;
+	}
+	int rc = xsk_umem__create(&umem, pl->base, pl->size, fq, cq, &cfg);
+	if (rc) {
+		free(fq);
+		free(cq);
+		return rc;
+	}
+	pl->umem = umem;
+	pl->umem_fq = fq;
+	pl->umem_cq = cq;
+	pl->umem_rings_taken = 0;
+	return 0;
 }
 
 static inline void fq_kick(struct xdp_rp *x)
 {
-	if (xsk_ring_prod__needs_wakeup(&x->fq))
+	if (xsk_ring_prod__needs_wakeup(x->fqp))
 		recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
@@ -117,16 +123,16 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 	/* 1. Post the buffers of released slots to the fill ring. */
 	uint32_t n = nm_ring_dist(r, rp->rx_hwcur, head);
 	if (n) {
-		if (xsk_ring_prod__reserve(&x->fq, n, &idx) != n)
+		if (xsk_ring_prod__reserve(x->fqp, n, &idx) != n)
 			return -ENOSPC; /* cannot happen: the fill ring is larger than the RX ring
 			                 */
 		for (uint32_t i = rp->rx_hwcur; i != head; i = nm_ring_next(r, i)) {
 			struct netmap_slot *s = &r->slot[i];
-			*xsk_ring_prod__fill_addr(&x->fq, idx++) =
+			*xsk_ring_prod__fill_addr(x->fqp, idx++) =
 			    (uint64_t)s->buf_idx * x->frame_size;
 			s->flags &= (uint16_t)~NS_BUF_CHANGED;
 		}
-		xsk_ring_prod__submit(&x->fq, n);
+		xsk_ring_prod__submit(x->fqp, n);
 		x->posted += n;
 		rp->rx_hwcur = head;
 	}
@@ -157,9 +163,9 @@ static int xdp_rxsync(struct nmport *p, struct nm_ringpair *rp)
 static void xdp_complete(struct xdp_rp *x, struct netmap_ring *r)
 {
 	uint32_t idx;
-	uint32_t done = xsk_ring_cons__peek(&x->cq, x->inflight, &idx);
+	uint32_t done = xsk_ring_cons__peek(x->cqp, x->inflight, &idx);
 	if (done) {
-		xsk_ring_cons__release(&x->cq, done);
+		xsk_ring_cons__release(x->cqp, done);
 		x->inflight -= done;
 		r->tail = nm_ring_add(r, r->tail, done);
 	}
@@ -239,7 +245,6 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 		}
 		if (x->xsk)
 			xsk_socket__delete(x->xsk);
-		umem_delete(x); /* closes the socket: its queue is free again */
 		/* The buffers the slots name go back to the pool: the user's [head, tail) and
 		 * the released ones not yet posted, [hwcur, head). Those posted to the fill
 		 * ring cannot be named (the kernel hands them back in any order) and stay
@@ -251,6 +256,14 @@ static void xdp_close(struct nmport *p, struct nm_ringpair *rp)
 		}
 		if (rp->tx)
 			nm_ring_drain(rp->tx, pl);
+		if (pl->umem_users && --pl->umem_users == 0 && pl->umem) {
+			xsk_umem__delete(pl->umem);
+			free(pl->umem_fq);
+			free(pl->umem_cq);
+			pl->umem = NULL;
+			pl->umem_fq = pl->umem_cq = NULL;
+			pl->umem_rings_taken = 0;
+		}
 		free(x);
 	}
 	nm_ring_free(rp->rx);
@@ -268,6 +281,7 @@ static const struct nm_ringpair_ops xdp_ops = {
 static int try_socket(struct nmport *p, struct xdp_rp *x, int qid, uint32_t nslots,
                       uint32_t xdp_flags, uint16_t bind_flags)
 {
+	struct nm_pool *pl = p->pool;
 	struct xsk_socket_config cfg = {
 	    .rx_size = nslots * 2,
 	    .tx_size = nslots,
@@ -275,14 +289,17 @@ static int try_socket(struct nmport *p, struct xdp_rp *x, int qid, uint32_t nslo
 	    .xdp_flags = xdp_flags,
 	    .bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
 	};
-	/* A fresh UMEM socket for every attempt: one that failed after its bind (say, when
-	 * the XDP program would not attach in this mode) stays bound and cannot bind again. */
-	int rc = umem_setup(x, p->pool);
-	if (rc)
-		return rc;
-	rc = xsk_socket__create(&x->xsk, p->ifname, (uint32_t)qid, x->umem, &x->rx, &x->tx, &cfg);
-	if (rc)
-		umem_delete(x);
+	if (!pl->umem_rings_taken) {
+		x->fqp = pl->umem_fq;
+		x->cqp = pl->umem_cq;
+	} else {
+		x->fqp = &x->fq;
+		x->cqp = &x->cq;
+	}
+	int rc = xsk_socket__create_shared(&x->xsk, p->ifname, (uint32_t)qid, pl->umem, &x->rx,
+	                                   &x->tx, x->fqp, x->cqp, &cfg);
+	if (rc == 0 && x->fqp == pl->umem_fq)
+		pl->umem_rings_taken = 1;
 	return rc;
 }
 
@@ -298,6 +315,13 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 	libxdp_set_print(xdp_quiet_print);
 	ensure_bpffs();
 
+	rc = umem_setup(pl);
+	if (rc) {
+		nm_seterr("%s: AF_XDP: cannot register the buffer pool as UMEM: %s", p->spec,
+		          strerror(-rc));
+		return rc;
+	}
+	pl->umem_users++;
 	struct xdp_rp *x = calloc(1, sizeof(*x));
 	rc = nm_rp_init(p, rp, &xdp_ops, NM_BE_XDP, qid, (uint16_t)qid, n, x);
 	if (rc)
@@ -337,7 +361,8 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		goto fail;
 	}
 	rp->fd = xsk_socket__fd(x->xsk);
-	/* Ask the kernel which mode the socket really got. */
+	/* A socket that joins a shared UMEM inherits the bind mode of the UMEM's first
+	 * socket, whatever it asked for: ask the kernel what it really is. */
 	struct xdp_options xo = {0};
 	socklen_t xol = sizeof(xo);
 	if (getsockopt(rp->fd, SOL_XDP, XDP_OPTIONS, &xo, &xol) == 0)
@@ -357,7 +382,7 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		goto fail;
 	}
 	uint32_t idx;
-	if (xsk_ring_prod__reserve(&x->fq, n, &idx) != n) {
+	if (xsk_ring_prod__reserve(x->fqp, n, &idx) != n) {
 		nm_seterr("%s: AF_XDP fill ring too small", p->spec);
 		rc = -ENOSPC;
 		goto fail;
@@ -367,17 +392,17 @@ int nm_xdp_open(struct nmport *p, struct nm_ringpair *rp, int qid, const struct 
 		if (!b) {
 			/* Give what was reserved back as empty addresses is impossible; cancel. */
 			nm_seterr("%s: buffer pool exhausted; raise NMBOX_POOL_BUFS", p->spec);
-			x->fq.cached_prod -= n;
+			x->fqp->cached_prod -= n;
 			for (uint32_t k = 0; k < i; k++)
 				nm_pool_put(
-				    pl, (uint32_t)(*xsk_ring_prod__fill_addr(&x->fq, idx - i + k) /
+				    pl, (uint32_t)(*xsk_ring_prod__fill_addr(x->fqp, idx - i + k) /
 				                   pl->frame_size));
 			rc = -ENOBUFS;
 			goto fail;
 		}
-		*xsk_ring_prod__fill_addr(&x->fq, idx++) = (uint64_t)b * pl->frame_size;
+		*xsk_ring_prod__fill_addr(x->fqp, idx++) = (uint64_t)b * pl->frame_size;
 	}
-	xsk_ring_prod__submit(&x->fq, n);
+	xsk_ring_prod__submit(x->fqp, n);
 	x->posted = n;
 	return 0;
 fail:

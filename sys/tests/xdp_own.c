@@ -155,35 +155,6 @@ static void test_close_released(const char *ifa, const char *ifb)
 }
 
 /*
- * The first AF_XDP port of the process can be closed and opened again while another AF_XDP
- * port stays open, and the reopened port carries frames both ways. (When the first port's
- * socket carried the process's one UMEM, it stayed bound to its queue until every AF_XDP
- * port had closed, and the reopen failed.)
- */
-static void test_reopen_first(const char *ifa, const char *ifb)
-{
-	const uint32_t n = 256, k = 50;
-	struct nmport *a, *b;
-	if (!open_both(ifa, ifb, n, &a, &b))
-		return;
-	nmport_close(a);
-	a = open_retry(ifa, n);
-	uint32_t released, ab = 0, ba = 0;
-	if (a) {
-		CHECK(!strncmp(a->mode, "AF_XDP", 6), "reopened %s as '%s'", a->spec, a->mode);
-		ba = b_to_a(a, b, k, &released);
-		ab = b_to_a(b, a, k, &released);
-		CHECK(ba == k, "reopened first port received %u of %u frames", ba, k);
-		CHECK(ab == k, "reopened first port sent %u of %u frames", ab, k);
-	}
-	printf("xdp_own: first port reopened beside an open one: %s, %u of %u frames in, %u of %u "
-	       "out\n",
-	       a ? "opened" : "open failed", ba, k, ab, k);
-	nmport_close(a);
-	nmport_close(b);
-}
-
-/*
  * Every ring size nmport_open accepts (64..16384) works on AF_XDP: the port opens as
  * AF_XDP (with /xdp it must) and receives. (No audit here: the closes of the cases before
  * left their fill-ring buffers out of the pool, as documented.)
@@ -215,7 +186,6 @@ int main(int argc, char **argv)
 	setenv("NMBOX_POOL_BUFS", "65536", 1);
 	test_fill_exhausted(argv[1]);
 	test_close_released(argv[1], argv[2]);
-	test_reopen_first(argv[1], argv[2]);
 	test_ring_sizes(argv[1], argv[2]);
 	printf("xdp_own: %d checks, %d failed\n", checks, failures);
 	return failures ? 1 : 0;
