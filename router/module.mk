@@ -8,6 +8,9 @@ RT_LDLIBS := -lurcu-qsbr -lpthread
 RT_LIBS := lib/liblpm
 
 $(eval $(call unit_test,test_rt_engine,tests/router/test_rt_engine.c $(RT_ENGINE_SRCS),$(RT_LIBS),$(RT_LDLIBS)))
+# rt_io.c and the engine over netmap pipes (sys/), in one process: no root, no interfaces.
+# ($$(SYS_LIBS): sys/module.mk is read after this file.)
+$(eval $(call unit_test,test_rt_io,tests/router/test_rt_io.c router/rt_io.c $(RT_ENGINE_SRCS),$(RT_LIBS) lib/libnmsys,$(RT_LDLIBS) $$(SYS_LIBS)))
 
 RT_BIN_SRCS := router/nmrouter.c router/rt_io.c $(RT_ENGINE_SRCS)
 BINS += bin/nmrouter

@@ -143,6 +143,8 @@ struct rt_verdict {
 	uint8_t reason; /* enum rt_drop when DROP */
 	uint16_t port;
 	uint16_t len;
+	uint8_t fwd; /* TX of a forwarded packet: the I/O layer counts it in st.forwarded once it
+	                is on the TX ring, or in drops[RT_DROP_TX_FULL] if it cannot be */
 };
 
 struct rt_worker;
@@ -154,8 +156,9 @@ struct rt_io_ops {
 	uint32_t (*steal)(struct rt_worker *w, unsigned i);
 	/* Data address of a held buffer. */
 	uint8_t *(*held_data)(struct rt_worker *w, const struct rt_held *h);
-	/* Queues a held buffer for transmission on out_port (ownership passes). */
-	void (*send_held)(struct rt_worker *w, const struct rt_held *h, unsigned out_port);
+	/* Queues a held buffer for transmission on out_port (ownership passes). fwd: a forwarded
+	 * packet, counted in st.forwarded once it is on the TX ring (else as tx_full). */
+	void (*send_held)(struct rt_worker *w, const struct rt_held *h, unsigned out_port, int fwd);
 	/* Returns a held buffer to its pool. */
 	void (*free_held)(struct rt_worker *w, const struct rt_held *h);
 	/* Copies a frame the engine built into a buffer and queues it on port (data ring). */

@@ -360,9 +360,7 @@ static void neigh_flush(struct rt *rt, struct rt_worker *w, struct rt_neigh_ent 
 		uint8_t *d = w->ops->held_data(w, &e->hold[i]);
 		memcpy(d, e->mac, 6);
 		memcpy(d + 6, p->mac, 6);
-		w->ops->send_held(w, &e->hold[i], e->port);
-		if (!(e->hold_gen & (1u << i)))
-			w->st.forwarded++;
+		w->ops->send_held(w, &e->hold[i], e->port, !(e->hold_gen & (1u << i)));
 	}
 	e->nhold = 0;
 }
@@ -481,7 +479,8 @@ static void neigh_stale_used(struct rt_worker *w, int family, const uint8_t *tar
 /*
  * Sends p to target (the gateway, or the destination itself) on port: rewrites the Ethernet
  * header from the neighbor entry, or holds the packet while the entry resolves. fwd: p is
- * being forwarded (counted as such when a held copy is released), not built by the router.
+ * being forwarded, not built by the router (v->fwd, or send_held's fwd for a held copy: the
+ * I/O layer counts it forwarded once it is on a TX ring).
  * own: p is in a held buffer (see neigh_hold), sent with send_held instead of a verdict.
  * Returns 1 if the packet is on its way (TX or HELD).
  */
@@ -504,9 +503,10 @@ static int neigh_out(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v
 	v->action = RT_ACT_TX;
 	v->port = (uint16_t)port;
 	v->len = p->len;
+	v->fwd = (uint8_t)fwd; /* counted forwarded by the I/O layer once on the ring */
 	if (own) {
 		struct rt_held h = {own->buf, p->len, own->port};
-		w->ops->send_held(w, &h, port);
+		w->ops->send_held(w, &h, port, fwd);
 	}
 	return 1;
 }
@@ -1258,8 +1258,7 @@ static void frag4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, u
 	p->len = (uint16_t)(ETH_HLEN_ + hl + first);
 	w->st.frag_ok++;
 	w->st.fragments += n;
-	if (neigh_out(w, p, v, i, AF_INET, tgt, port, 1, NULL) && v->action == RT_ACT_TX)
-		w->st.forwarded++; /* once per packet; a held first fragment counts when released */
+	neigh_out(w, p, v, i, AF_INET, tgt, port, 1, NULL); /* the datagram counts by its first */
 	if (v->action == RT_ACT_DROP) { /* the first could not go: neither do the others */
 		for (unsigned k = 1; k < n; k++)
 			w->ops->free_held(w, &held[k]);
@@ -1320,8 +1319,7 @@ static void route4(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 		frag4(w, p, v, i, tgt, nh->port, mtu);
 		return;
 	}
-	if (neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)
-		w->st.forwarded++; /* held ones count when released */
+	neigh_out(w, p, v, i, AF_INET, tgt, nh->port, 1, NULL);
 }
 
 static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, unsigned i,
@@ -1348,8 +1346,7 @@ static void route6(struct rt_worker *w, struct rt_pkt *p, struct rt_verdict *v, 
 	}
 	ip[7]--;
 	const uint8_t *tgt = nh->kind == RT_NH_GW ? nh->gw : ip + 24;
-	if (neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1, NULL) && v->action == RT_ACT_TX)
-		w->st.forwarded++;
+	neigh_out(w, p, v, i, AF_INET6, tgt, nh->port, 1, NULL);
 }
 
 void rt_burst(struct rt_worker *w, struct rt_pkt *p, unsigned n, struct rt_verdict *v)

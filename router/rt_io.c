@@ -57,6 +57,7 @@ struct rt_rxq {
 struct rt_extra {
 	uint16_t port, len;
 	uint8_t kind; /* 0 = built frame in data[], 1 = held pool buffer */
+	uint8_t fwd;  /* a forwarded packet: counted as such once on the TX ring */
 	struct nm_pool *pool;
 	uint32_t buf;
 	uint8_t data[RT_EMIT_LEN];
@@ -122,7 +123,7 @@ static void io_free_held(struct rt_worker *w, const struct rt_held *h)
 	nm_pool_put(x->io->port[h->port].np->pool, h->buf);
 }
 
-static void io_send_held(struct rt_worker *w, const struct rt_held *h, unsigned out_port)
+static void io_send_held(struct rt_worker *w, const struct rt_held *h, unsigned out_port, int fwd)
 {
 	struct rt_wio *x = wio_of(w);
 	if (x->nextra >= RT_EXTRA_MAX) {
@@ -134,6 +135,7 @@ static void io_send_held(struct rt_worker *w, const struct rt_held *h, unsigned 
 	e->port = (uint16_t)out_port;
 	e->len = h->len;
 	e->kind = 1;
+	e->fwd = (uint8_t)fwd;
 	e->pool = x->io->port[h->port].np->pool;
 	e->buf = h->buf;
 }
@@ -149,6 +151,7 @@ static void io_emit(struct rt_worker *w, unsigned port, const uint8_t *f, unsign
 	e->port = (uint16_t)port;
 	e->len = (uint16_t)len;
 	e->kind = 0;
+	e->fwd = 0;
 	memcpy(e->data, f, len);
 }
 
@@ -219,6 +222,7 @@ static void flush_dest(struct rt_wio *x, struct nmport *rxp, unsigned d)
 			memcpy(NETMAP_BUF(t, ts->buf_idx), x->pk[i].data, x->vd[i].len);
 		ts->len = x->vd[i].len;
 		t->head = t->cur = nm_ring_next(t, (uint32_t)h);
+		x->w.st.forwarded += x->vd[i].fwd; /* on the ring: not tx_full as well */
 	}
 	nmport_txsync(np, ring);
 	pthread_spin_unlock(lk);
@@ -260,6 +264,7 @@ static void flush_extra(struct rt_wio *x)
 			}
 			ts->len = e->len;
 			t->head = t->cur = nm_ring_next(t, (uint32_t)h);
+			x->w.st.forwarded += e->fwd;
 		}
 		nmport_txsync(np, ring);
 		pthread_spin_unlock(lk);
