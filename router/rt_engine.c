@@ -708,6 +708,26 @@ static int ip4_check(const struct rt_pkt *p)
 }
 
 /*
+ * What an ICMP and an ICMPv6 error share: the first q = min(tot, quote_max) bytes of the
+ * packet at ip move behind room for an hlen-byte IP header and the 8-byte ICMP header; the
+ * room is zeroed and the ICMP type, code and word (the 32 bits after the checksum) filled
+ * in. The caller has saved the source address; it completes the IP header and the
+ * checksum. Returns q.
+ */
+static unsigned icmp_quote(uint8_t *ip, unsigned tot, unsigned quote_max, unsigned hlen,
+                           uint8_t type, uint8_t code, uint32_t word)
+{
+	unsigned q = tot < quote_max ? tot : quote_max;
+	memmove(ip + hlen + 8, ip, q);
+	memset(ip, 0, hlen + 8);
+	uint8_t *ic = ip + hlen;
+	ic[0] = type;
+	ic[1] = code;
+	wr32(ic + 4, word);
+	return q;
+}
+
+/*
  * Rewrites the IPv4 packet in p into an ICMP error about it (in place), addressed to its
  * source. word: the 32 bits after the checksum (0 but for Fragmentation Needed, whose low 16
  * carry the next-hop MTU, RFC 1191). Returns 0 when built, else the reason to drop the
@@ -734,11 +754,9 @@ static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 		return reason;
 	if (!icmp_allow(w))
 		return RT_DROP_ICMP_RATE;
-	unsigned q = tot < ICMP4_QUOTE_MAX ? tot : ICMP4_QUOTE_MAX;
 	uint8_t osrc[4];
 	memcpy(osrc, ip + 12, 4);
-	memmove(ip + 28, ip, q);
-	memset(ip, 0, 28);
+	unsigned q = icmp_quote(ip, tot, ICMP4_QUOTE_MAX, 20, type, code, word);
 	ip[0] = 0x45;
 	wr16(ip + 2, (uint16_t)(28 + q));
 	ip[8] = 64;
@@ -746,12 +764,8 @@ static int icmp4_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 	memcpy(ip + 12, &src, 4);
 	memcpy(ip + 16, osrc, 4);
 	ip4_csum_set(ip, 20);
-	uint8_t *ic = ip + 20;
-	ic[0] = type;
-	ic[1] = code;
-	wr32(ic + 4, word);
-	uint16_t c = csum_final(csum_add(0, ic, 8 + q));
-	memcpy(ic + 2, &c, 2);
+	uint16_t c = csum_final(csum_add(0, ip + 20, 8 + q));
+	memcpy(ip + 22, &c, 2);
 	p->len = (uint16_t)(ETH_HLEN_ + 28 + q);
 	w->st.icmp_sent++;
 	return 0;
@@ -834,23 +848,17 @@ static int icmp6_error(struct rt_worker *w, struct rt_pkt *p, uint8_t type, uint
 		return reason;
 	if (!icmp_allow(w))
 		return RT_DROP_ICMP_RATE;
-	unsigned q = tot < ICMP6_QUOTE_MAX ? tot : ICMP6_QUOTE_MAX;
 	uint8_t osrc[16];
 	memcpy(osrc, ip + 8, 16);
-	memmove(ip + 48, ip, q);
-	memset(ip, 0, 48);
+	unsigned q = icmp_quote(ip, tot, ICMP6_QUOTE_MAX, 40, type, code, word);
 	ip[0] = 0x60;
 	wr16(ip + 4, (uint16_t)(8 + q));
 	ip[6] = IPPROTO_ICMP6;
 	ip[7] = 64;
 	memcpy(ip + 8, port_v6(&rt->port[p->port]), 16);
 	memcpy(ip + 24, osrc, 16);
-	uint8_t *ic = ip + 40;
-	ic[0] = type;
-	ic[1] = code;
-	wr32(ic + 4, word);
-	uint16_t c = icmp6_csum(ip, ic, 8 + q);
-	memcpy(ic + 2, &c, 2);
+	uint16_t c = icmp6_csum(ip, ip + 40, 8 + q);
+	memcpy(ip + 42, &c, 2);
 	p->len = (uint16_t)(ETH_HLEN_ + 48 + q);
 	w->st.icmp_sent++;
 	return 0;
