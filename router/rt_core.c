@@ -564,16 +564,6 @@ static int routes_add_locked(struct rt *rt, const struct rt_route *r, size_t n, 
 	return ret;
 }
 
-int rt_route_add(struct rt *rt, const struct rt_route *r, size_t n, char *err, size_t errlen)
-{
-	pthread_mutex_lock(&rt->ctl_lock);
-	int ret = routes_add_locked(rt, r, n, err, errlen);
-	if (ret == 0)
-		rt->generation++;
-	pthread_mutex_unlock(&rt->ctl_lock);
-	return ret;
-}
-
 static int routes_del_locked(struct rt *rt, const struct rt_route *r, size_t n, char *err,
                              size_t errlen)
 {
@@ -619,14 +609,28 @@ static int routes_del_locked(struct rt *rt, const struct rt_route *r, size_t n, 
 	return 0;
 }
 
-int rt_route_del(struct rt *rt, const struct rt_route *r, size_t n, char *err, size_t errlen)
+/* Runs a route change (routes_add_locked, routes_del_locked) under ctl_lock; one that
+ * succeeded moves the generation. */
+static int routes_change(struct rt *rt,
+                         int (*fn)(struct rt *, const struct rt_route *, size_t, char *, size_t),
+                         const struct rt_route *r, size_t n, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&rt->ctl_lock);
-	int ret = routes_del_locked(rt, r, n, err, errlen);
+	int ret = fn(rt, r, n, err, errlen);
 	if (ret == 0)
 		rt->generation++;
 	pthread_mutex_unlock(&rt->ctl_lock);
 	return ret;
+}
+
+int rt_route_add(struct rt *rt, const struct rt_route *r, size_t n, char *err, size_t errlen)
+{
+	return routes_change(rt, routes_add_locked, r, n, err, errlen);
+}
+
+int rt_route_del(struct rt *rt, const struct rt_route *r, size_t n, char *err, size_t errlen)
+{
+	return routes_change(rt, routes_del_locked, r, n, err, errlen);
 }
 
 /*
