@@ -16,20 +16,8 @@
 #include <urcu-qsbr.h>
 
 #include "router/rt.h"
+#include "tests/router/rt_test.h"
 
-static int failures, checks;
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(c)) {                                                                        \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,       \
-			        __func__, #c);                                                     \
-		}                                                                                  \
-	} while (0)
-
-static const uint8_t MAC0[6] = {2, 0, 0, 0, 0, 0x10}, MAC1[6] = {2, 0, 0, 0, 0, 0x11};
-static const uint8_t HA[6] = {2, 0, 0, 0, 0, 0xa1}; /* host A on p0 */
 static const uint8_t GW2[6] = {2, 0, 0, 0, 0, 0x22}, GW3[6] = {2, 0, 0, 0, 0, 0x33};
 
 /* ---------------------------------------------------------------- I/O hooks */
@@ -109,55 +97,6 @@ static const struct rt_io_ops test_ops = {t_steal,     t_held_data, t_send_held,
                                           t_free_held, t_emit,      t_alloc};
 
 /* ---------------------------------------------------------------- frame builders */
-
-static uint16_t cksum(const void *d, unsigned len, uint32_t s)
-{
-	const uint8_t *p = d;
-	for (; len > 1; p += 2, len -= 2)
-		s += (uint32_t)(p[0] << 8 | p[1]);
-	if (len)
-		s += (uint32_t)(p[0] << 8);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-static uint32_t ip4(const char *s)
-{
-	uint32_t a;
-	inet_pton(AF_INET, s, &a);
-	return a;
-}
-
-/* Ethernet + IPv4 + UDP with 18 bytes of payload; returns frame length. */
-static unsigned mk_udp4(uint8_t *f, const uint8_t *dmac, const char *src, const char *dst,
-                        uint8_t ttl)
-{
-	memset(f, 0, 2048);
-	memcpy(f, dmac, 6);
-	memcpy(f + 6, HA, 6);
-	f[12] = 0x08;
-	uint8_t *ip = f + 14;
-	ip[0] = 0x45;
-	ip[3] = 20 + 8 + 18;
-	ip[4] = 0x12;
-	ip[5] = 0x34;
-	ip[8] = ttl;
-	ip[9] = 17;
-	uint32_t a = ip4(src), b = ip4(dst);
-	memcpy(ip + 12, &a, 4);
-	memcpy(ip + 16, &b, 4);
-	uint16_t c = cksum(ip, 20, 0);
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
-	ip[20] = 0x30;
-	ip[21] = 0x39; /* sport 12345 */
-	ip[23] = 53;
-	ip[25] = 26;
-	for (int i = 0; i < 18; i++)
-		ip[28 + i] = (uint8_t)i;
-	return 14 + 46;
-}
 
 static void fix_ip4_csum(uint8_t *f)
 {
@@ -744,21 +683,30 @@ static unsigned mk_ns(uint8_t *f, const uint8_t *smac, const char *src, const ch
 /* IPv6: an NS from fd02::9 creates a STALE entry; used -> DELAY -> PROBE with an NS unicast
  * to the cached MAC and to fd02::9 itself; an NA answers it: REACHABLE. Another NS from it
  * with the same MAC leaves it REACHABLE (RFC 4861 7.2.3); one with a new MAC makes it STALE. */
-static void test_nud_probe6(void)
+/* On a fresh router at the fake clock wk.now: fd83::/32 via fd02::9 (p1, MAC g9); an NS from
+ * fd02::9 makes its entry STALE, a packet to fd83::5 leaves through it and makes it DELAY,
+ * and 5 s later it is PROBE, its unicast NS the one frame emitted (emitted[0]). */
+static void nud6_to_probe(const uint8_t *g9)
 {
-	setup(0);
-	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
 	uint8_t mac[6];
+	setup(0);
 	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
 	wk.now = 1000000000000ull;
-	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
+	run_now(mk_ns(fb[0], g9, "fd02::9", "fd02::1"), 1);
 	CHECK(vd[0].action == RT_ACT_TX && nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_STALE);
 	nemitted = 0;
 	run_now(mk_udp6(fb[0], "fd01::2", "fd83::5", 64), 0);
-	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], G9, 6));
+	CHECK(vd[0].action == RT_ACT_TX && vd[0].port == 1 && !memcmp(fb[0], g9, 6));
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_DELAY && nemitted == 0);
 	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
+}
+
+static void test_nud_probe6(void)
+{
+	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
+	uint8_t mac[6];
+	nud6_to_probe(G9);
 	uint8_t *pf = emitted[0].f, a[16];
 	CHECK(emitted[0].port == 1 && emitted[0].len == 14 + 40 + 32);
 	CHECK(!memcmp(pf, G9, 6) && !memcmp(pf + 6, MAC1, 6));
@@ -797,16 +745,9 @@ static unsigned mk_na_no_tlla(uint8_t *f, const uint8_t *g, const char *src, uin
  * 4861 7.2.5), so no more probes and no FAILED. */
 static void test_nud_probe6_na_no_tlla(void)
 {
-	setup(0);
 	static const uint8_t G9[6] = {2, 0, 0, 0, 0, 0x99};
 	uint8_t mac[6];
-	add_route(AF_INET6, "fd83::", 32, "fd02::9", NULL);
-	wk.now = 1000000000000ull;
-	run_now(mk_ns(fb[0], G9, "fd02::9", "fd02::1"), 1);
-	run_now(mk_udp6(fb[0], "fd01::2", "fd83::5", 64), 0);
-	nemitted = 0;
-	tick_at(wk.now + RT_NEIGH_DELAY_NS + 1);
-	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_PROBE && nemitted == 1);
+	nud6_to_probe(G9);
 	run_now(mk_na_no_tlla(fb[0], G9, "fd02::9", 0x60), 1);
 	CHECK(nud_of(AF_INET6, "fd02::9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
 	for (int k = 0; k < RT_NEIGH_PROBES + 1; k++)

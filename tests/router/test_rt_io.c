@@ -15,53 +15,11 @@
 
 #include "nmport.h"
 #include "router/rt_io.h"
+#include "tests/router/rt_test.h"
 
-static int failures, checks;
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(c)) {                                                                        \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,       \
-			        __func__, #c);                                                     \
-		}                                                                                  \
-	} while (0)
-
-static const uint8_t MAC0[6] = {2, 0, 0, 0, 1, 0x10}, MAC1[6] = {2, 0, 0, 0, 1, 0x11};
-static const uint8_t HA[6] = {2, 0, 0, 0, 1, 0xa1}, G9[6] = {2, 0, 0, 0, 1, 0x99};
+static const uint8_t G9[6] = {2, 0, 0, 0, 1, 0x99};
 static struct rt *rt;
 static struct nmport *m0, *m1; /* the master ends of p0's and p1's pipes */
-
-static uint16_t csum(const uint8_t *p, unsigned len)
-{
-	uint32_t s = 0;
-	for (unsigned i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)(p[i] << 8 | p[i + 1]);
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
-
-/* Ethernet (to p0) + IPv4 10.1.0.2 -> dst + UDP, 60 bytes. */
-static unsigned mk_udp4(uint8_t *f, const char *dst)
-{
-	memset(f, 0, 60);
-	memcpy(f, MAC0, 6);
-	memcpy(f + 6, HA, 6);
-	f[12] = 0x08;
-	uint8_t *ip = f + 14;
-	ip[0] = 0x45;
-	ip[3] = 46;
-	ip[8] = 64;
-	ip[9] = 17;
-	inet_pton(AF_INET, "10.1.0.2", ip + 12);
-	inet_pton(AF_INET, dst, ip + 16);
-	uint16_t c = csum(ip, 20);
-	ip[10] = (uint8_t)(c >> 8);
-	ip[11] = (uint8_t)c;
-	ip[25] = 26;
-	return 60;
-}
 
 /* ARP reply from 10.2.0.9 (G9) to p1. */
 static unsigned mk_arp_reply(uint8_t *f)
@@ -182,11 +140,11 @@ static void test_tx_full_not_forwarded(void)
 
 	/* 300 packets to a resolved next hop on p1, whose ring takes far fewer */
 	enum { N = 300 };
-	uint8_t f[60];
+	uint8_t f[2048];
 	for (unsigned k = 0; k < N; k++) {
 		char d[32];
 		snprintf(d, sizeof(d), "10.82.%u.%u", k / 250, k % 250 + 1);
-		feed(m0, f, mk_udp4(f, d));
+		feed(m0, f, mk_udp4(f, MAC0, "10.1.0.2", d, 64));
 	}
 	struct rt_stats s = wait_for(N, N);
 	uint64_t fwd1 = s.forwarded, full1 = s.drops[RT_DROP_TX_FULL];
@@ -198,7 +156,7 @@ static void test_tx_full_not_forwarded(void)
 	/* 8 packets wait for 10.2.0.9 (its ARP request cannot leave: tx_full); the reply
 	 * releases them onto the full ring: 8 more tx_full, no more forwarded */
 	for (unsigned k = 0; k < 8; k++)
-		feed(m0, f, mk_udp4(f, "10.83.0.1"));
+		feed(m0, f, mk_udp4(f, MAC0, "10.1.0.2", "10.83.0.1", 64));
 	s = wait_for(N + 8, N + 1);
 	CHECK(s.arp_nd_sent == 1 && s.drops[RT_DROP_HOLD_FULL] == 0);
 	feed(m1, f, mk_arp_reply(f));
