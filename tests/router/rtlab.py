@@ -263,12 +263,22 @@ class Lab:
         run("rm", "-rf", self.tmp, check=False)
 
 
-def ipv4_csum_ok(ip_bytes):
-    """True if an IPv4 header's checksum verifies."""
-    ihl = (ip_bytes[0] & 15) * 4
-    s = 0
-    for i in range(0, ihl, 2):
-        s += (ip_bytes[i] << 8) | ip_bytes[i + 1]
+def csum_ok(raw):
+    """True if the Internet checksum (RFC 1071) over raw verifies (an ICMP message)."""
+    if len(raw) % 2:
+        raw += b"\0"
+    s = sum((raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2))
     while s >> 16:
         s = (s & 0xffff) + (s >> 16)
     return s == 0xffff
+
+
+def ipv4_csum_ok(ip_bytes):
+    """True if an IPv4 header's checksum verifies."""
+    return csum_ok(bytes(ip_bytes[:(ip_bytes[0] & 15) * 4]))
+
+
+def eth():
+    """The Ethernet header (scapy) of a frame from host A to the router's p0."""
+    from scapy.all import Ether
+    return Ether(src=MAC["a0"], dst=MAC["p0"])

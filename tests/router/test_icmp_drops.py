@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rtlab  # noqa: E402
-from rtlab import MAC  # noqa: E402
+from rtlab import MAC, csum_ok, eth  # noqa: E402
 
 ROUTES = [{"dst": "10.82.0.0/16", "gateway": "10.81.2.2"},
           {"dst": "fd82::/32", "gateway": "fd81:2::2"},
@@ -45,22 +45,6 @@ def lab():
     lab.close()
 
 
-def eth():
-    from scapy.all import Ether
-    return Ether(src=MAC["a0"], dst=MAC["p0"])
-
-
-def icmp_csum_ok(raw):
-    s = 0
-    if len(raw) % 2:
-        raw += b"\0"
-    for i in range(0, len(raw), 2):
-        s += (raw[i] << 8) | raw[i + 1]
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return s == 0xffff
-
-
 def test_ttl1_time_exceeded_with_quote(lab):
     """TTL 1 towards B: ICMP Time Exceeded (11/0) from 10.81.1.1 back to A, quoting the
     datagram as received (header with TTL 1 and the first 8 bytes, here all of it)."""
@@ -78,7 +62,7 @@ def test_ttl1_time_exceeded_with_quote(lab):
     assert got.src == MAC["p0"] and got.dst == MAC["a0"]
     assert rtlab.ipv4_csum_ok(bytes(got[IP])[:20])
     icmp_raw = bytes(got[IP])[20:got[IP].len]
-    assert icmp_csum_ok(icmp_raw)
+    assert csum_ok(icmp_raw)
     quote = icmp_raw[8:]
     assert quote[:28] == sent_ip[:28]  # RFC 792: the IP header + 64 bits
     assert quote == sent_ip  # RFC 1812 4.3.2.3: as much as fits in 576 bytes
@@ -436,7 +420,7 @@ def test_unresolved_gateway_host_unreachable(lab, fam):
             assert g[IP].src == "10.81.1.1"
             assert rtlab.ipv4_csum_ok(bytes(g[IP])[:20])
             icmp_raw = bytes(g[IP])[20:g[IP].len]
-            assert icmp_csum_ok(icmp_raw)
+            assert csum_ok(icmp_raw)
             assert icmp_raw[8:] == s  # as sent: TTL 64, not the decremented copy
         else:
             assert g[ICMPv6DestUnreach].code == 3
@@ -512,7 +496,7 @@ def test_no_host_port_echo_replies_and_counted_drops():
             assert got[ICMP].code == 0 and got[ICMP].seq == 7
             assert bytes(got[ICMP].payload) == b"echo-payload"
             assert rtlab.ipv4_csum_ok(bytes(got[IP])[:20])
-            assert icmp_csum_ok(bytes(got[IP])[20:got[IP].len])
+            assert csum_ok(bytes(got[IP])[20:got[IP].len])
             after = lab.stats()
             assert after["local_replies"] == before["local_replies"] + 1
             assert after["punted"] == 0

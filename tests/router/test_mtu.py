@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 import rtlab  # noqa: E402
-from rtlab import MAC  # noqa: E402
+from rtlab import MAC, csum_ok, eth  # noqa: E402
 
 MTU = {"p1": 1000, "p2": 1280}
 NEIGH = [{"dst": "10.81.2.2", "lladdr": MAC["b0"], "dev": "p1"},
@@ -41,20 +41,6 @@ def lab():
     lab.api_sock = sock
     yield lab
     lab.close()
-
-
-def eth():
-    from scapy.all import Ether
-    return Ether(src=MAC["a0"], dst=MAC["p0"])
-
-
-def csum_ok(raw):
-    if len(raw) % 2:
-        raw += b"\0"
-    s = sum((raw[i] << 8) | raw[i + 1] for i in range(0, len(raw), 2))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return s == 0xffff
 
 
 def udp4(size, df, ident, dport=9):
@@ -112,15 +98,26 @@ def b_socket(lab, port):
     return rx
 
 
-def test_df_that_fits_passes(lab):
-    """Exactly 1000 bytes with DF reach B whole, DF kept; forwarded +1, no fragments."""
-    from scapy.all import IP, UDP
-    rx = b_socket(lab, 7778)
+def send_to_b_socket(lab, size, df, ident, port):
+    """A sends udp4(size, df, ident) to a UDP socket of B's on port, a capture on b0 running.
+    Returns (the socket, the counters before, the capture, the packet); close the socket."""
+    rx = b_socket(lab, port)
     try:
         before = lab.stats()
         lb = lab.listen("b", "b0")
-        pkt = udp4(1000, True, 102, dport=7778)
+        pkt = udp4(size, df, ident, dport=port)
         lab.send("a", "a0", pkt)
+    except BaseException:
+        rx.close()
+        raise
+    return rx, before, lb, pkt
+
+
+def test_df_that_fits_passes(lab):
+    """Exactly 1000 bytes with DF reach B whole, DF kept; forwarded +1, no fragments."""
+    from scapy.all import IP, UDP
+    rx, before, lb, pkt = send_to_b_socket(lab, 1000, True, 102, 7778)
+    try:
         got = lb.wait(lambda p: IP in p and p[IP].id == 102)
         assert got is not None, "the 1000-byte datagram did not reach B"
         assert got[IP].len == 1000 and got[IP].flags.DF and got[IP].frag == 0
@@ -138,12 +135,8 @@ def test_no_df_fragmented_and_reassembled_by_b(lab):
     122 (x 8 bytes); B's kernel reassembles them and a UDP socket in B receives the whole payload
     byte for byte. forwarded +1, frag_ok +1, fragments +2, no drop."""
     from scapy.all import IP, UDP, defragment
-    rx = b_socket(lab, 7777)
+    rx, before, lb, pkt = send_to_b_socket(lab, 1400, False, 103, 7777)
     try:
-        before = lab.stats()
-        lb = lab.listen("b", "b0")
-        pkt = udp4(1400, False, 103, dport=7777)
-        lab.send("a", "a0", pkt)
         data, peer = rx.recvfrom(4096)
         assert data == bytes(pkt[UDP].payload) and len(data) == 1372
         assert peer == ("10.81.1.2", pkt[UDP].sport)
