@@ -981,14 +981,25 @@ int rt_neigh_add(struct rt *rt, const struct rt_neigh *nb, char *err, size_t err
 	}
 	uint8_t a[16] = {0};
 	memcpy(a, nb->dst, alen(fam));
+	/* created and made PERMANENT in one hold of the lock: a new entry with no state yet is
+	 * what the GC takes first */
+	uint64_t now = rt_now_ns();
 	pthread_mutex_lock(&rt->neigh_lock);
-	int i = rt_neigh_slot_locked(rt, fam, a, (unsigned)port, rt_now_ns());
+	int i = rt_neigh_slot_locked(rt, fam, a, (unsigned)port, now);
+	if (i >= 0) {
+		struct rt_neigh_ent *e = &rt->neigh[i];
+		rt_neigh_write_begin(e);
+		e->state = RT_NUD_PERMANENT;
+		memcpy(e->mac, nb->lladdr, 6);
+		rt_neigh_write_end(e);
+		e->t_changed = now;
+		e->probes = 0; /* packets it held leave with the next neighbor tick */
+	}
 	pthread_mutex_unlock(&rt->neigh_lock);
 	if (i < 0) {
 		seterr(err, errlen, "neighbor: table full (%d entries)", RT_NEIGH_MAX);
 		return -ENOSPC;
 	}
-	rt_neigh_learn(rt, NULL, fam, a, (unsigned)port, nb->lladdr, RT_NUD_PERMANENT, 1);
 	pthread_mutex_lock(&rt->ctl_lock);
 	rt->generation++;
 	pthread_mutex_unlock(&rt->ctl_lock);

@@ -1675,7 +1675,9 @@ static void test_neigh_gc(void)
 	uint8_t mac[6];
 	add_route(AF_INET, "10.83.0.0", 16, "10.2.0.9", NULL);
 	add_route(AF_INET, "10.84.0.0", 16, NULL, "p1");
-	wk.now = 1000000000000ull;
+	/* rt_neigh_add (the control thread) reads the real clock: keep the fake one ahead of it,
+	 * so entries confirmed at wk.now are fresh to rt_neigh_add however slow this runs */
+	wk.now = rt_now_ns() + 600000000000ull;
 	confirm_g9(G9);
 	/* fill the table with live neighbors: every one resolves */
 	unsigned room = RT_NEIGH_MAX - neigh_count(), k = 0, held = 0;
@@ -1686,8 +1688,14 @@ static void test_neigh_gc(void)
 		wk.now += 1000;
 	}
 	CHECK(held == room && neigh_count() == RT_NEIGH_MAX);
-	/* all of them in use (confirmed just now): nothing to reclaim, the next one is refused */
+	/* all of them in use (confirmed just now): nothing to reclaim, the next one is refused,
+	 * and so is a static one */
 	CHECK(scan_batch(k, 1, 0) == 0 && vd[0].reason == RT_DROP_NO_NEIGH);
+	struct rt_neigh nb = {.family = AF_INET, .dev = "p1", .lladdr = {2, 0, 0, 0, 0, 0x44}};
+	char err[256] = "";
+	inet_pton(AF_INET, "10.2.0.44", nb.dst);
+	CHECK(rt_neigh_add(rt, &nb, err, sizeof(err)) == -ENOSPC);
+	CHECK(strstr(err, "table full (16384 entries)") != NULL);
 	/* 31 s later they are STALE (unused); 10.2.0.9 is used and confirmed again */
 	tick_at(wk.now + RT_NEIGH_STALE_NS + 1000000000ull);
 	confirm_g9(G9);
@@ -1698,6 +1706,8 @@ static void test_neigh_gc(void)
 		held += scan_batch(k, 60, 1);
 	CHECK(held == 3000);
 	CHECK(neigh_count() <= RT_NEIGH_MAX);
+	CHECK(rt_neigh_add(rt, &nb, err, sizeof(err)) == 0); /* room now */
+	CHECK(nud_of(AF_INET, "10.2.0.44", 1, mac) == RT_NUD_PERMANENT);
 	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
 	CHECK(nud_of(AF_INET, "10.2.0.2", 1, mac) == RT_NUD_PERMANENT && !memcmp(mac, GW2, 6));
 	CHECK(nud_of(AF_INET6, "fd01::2", 0, mac) == RT_NUD_PERMANENT && !memcmp(mac, HA, 6));
@@ -1720,7 +1730,8 @@ static void test_neigh_gc(void)
 	tick_at(wk.now + 1000000000ull);
 	CHECK(nud_of(AF_INET, a, 1, mac) == -1);
 	CHECK(nud_of(AF_INET, "10.84.0.7", 1, mac) == -1);
-	CHECK(neigh_count() == 6); /* the 5 static ones and 10.2.0.9 */
+	CHECK(neigh_count() == 7); /* the 6 static ones and 10.2.0.9 */
+	CHECK(nud_of(AF_INET, "10.2.0.44", 1, mac) == RT_NUD_PERMANENT && mac[5] == 0x44);
 	CHECK(nud_of(AF_INET, "10.2.0.9", 1, mac) == RT_NUD_REACHABLE && !memcmp(mac, G9, 6));
 	CHECK(nud_of(AF_INET, "10.2.0.3", 1, mac) == RT_NUD_PERMANENT && !memcmp(mac, GW3, 6));
 	bad = 0;
