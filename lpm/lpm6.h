@@ -62,17 +62,8 @@ static inline uint64_t lpm6_load_be64_(const uint8_t *p)
  * republishes a node's base with one 64-bit store. A region's root node (the one a direct
  * entry points to) is full: its 64 children follow it, so child v is ((node *)e)[1 + v].
  */
-static inline uint32_t lpm6_lookup_entry_(uint64_t e, const uint8_t addr[16])
+static inline uint32_t lpm6_walk_(const struct lpm_node *n, unsigned __int128 k)
 {
-	if (e & 1)
-		return (uint32_t)(e >> 1);
-	unsigned __int128 k =
-	    ((unsigned __int128)lpm6_load_be64_(addr) << 64 | lpm6_load_be64_(addr + 8))
-	    << LPM6_DIRECT_BITS;
-	/* A region's root node is full (every slot a child, the children right after it): the
-	 * first 6 bits index its children without loading it. */
-	const struct lpm_node *n = (const struct lpm_node *)(uintptr_t)e + 1 + (unsigned)(k >> 122);
-	k <<= 6;
 	for (;;) {
 		unsigned v = (unsigned)(k >> 122);
 		uint64_t m = lpm_mask_(v), vec = n->vec;
@@ -87,6 +78,18 @@ static inline uint32_t lpm6_lookup_entry_(uint64_t e, const uint8_t addr[16])
 	}
 }
 
+static inline uint32_t lpm6_lookup_entry_(uint64_t e, const uint8_t addr[16])
+{
+	if (e & 1)
+		return (uint32_t)(e >> 1);
+	unsigned __int128 k =
+	    ((unsigned __int128)lpm6_load_be64_(addr) << 64 | lpm6_load_be64_(addr + 8))
+	    << LPM6_DIRECT_BITS;
+	/* A region's root node is full (every slot a child, the children right after it): the
+	 * first 6 bits index its children without loading it. */
+	return lpm6_walk_((const struct lpm_node *)(uintptr_t)e + 1 + (unsigned)(k >> 122), k << 6);
+}
+
 static inline const uint64_t *lpm6_direct_slot_(const uint64_t *d, const uint8_t addr[16])
 {
 	return &d[lpm6_load_be64_(addr) >> (64 - LPM6_DIRECT_BITS)];
@@ -99,17 +102,85 @@ static inline uint32_t lpm6_lookup(const struct lpm6 *t, const uint8_t addr[16])
 	return lpm6_lookup_entry_(lpm_load_entry_(lpm6_direct_slot_(d, addr)), addr);
 }
 
-/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n. A plain loop: on the real
- * IPv6 table it beat both the queueing scheme of lpm4_lookup_bulk() (random keys 860 vs 560
- * Mlps, in-table keys 77 vs 63) and a lockstep walk of the queue (72 on in-table keys):
- * random IPv6 keys mostly end at a direct leaf, which predicts well, and in-table keys walk
- * several levels whose loads mostly hit the cache. Kept as the batched entry point so that
- * callers need not change if a better batch scheme is found. */
+/* Levels a lpm6_lookup_bulk() round walks from a 64-bit window of the key (bits 18..81, the
+ * root's 6 bits then 9 x 6); a key that goes deeper finishes with lpm6_walk_(). */
+#define LPM6_BULK_ROUNDS 9
+
+/* One group of at most 64 keys of lpm6_lookup_bulk(). */
+static inline void lpm6_lookup_group_(const uint64_t *d, const uint8_t (*addrs)[16], uint32_t *nh,
+                                      unsigned n)
+{
+	/* the keys still walking, in two sets of arrays (this round's, the next round's): the
+	 * node to look at, the rest of the key (complemented: its top 6 bits are 63 - slot),
+	 * and the key's index */
+	uintptr_t cur[2][64];
+	uint64_t kw[2][64];
+	uint32_t id[2][64];
+	unsigned nq = 0, r;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t hi = lpm6_load_be64_(addrs[i]);
+		uint64_t e = lpm_load_entry_(&d[hi >> (64 - LPM6_DIRECT_BITS)]);
+		if (e & 1) {
+			nh[i] = (uint32_t)(e >> 1);
+			continue;
+		}
+		uint64_t w = ~(hi << LPM6_DIRECT_BITS |
+		               lpm6_load_be64_(addrs[i] + 8) >> (64 - LPM6_DIRECT_BITS));
+		cur[0][nq] = (uintptr_t)((const struct lpm_node *)(uintptr_t)e + 64 - (w >> 58));
+		kw[0][nq] = w << 6;
+		id[0][nq++] = i;
+	}
+	/* Level by level, one step of each key still walking, without a branch: the loads of
+	 * different keys overlap, and where a key stops costs no misprediction. Each step
+	 * stores the leaf its slot would give (for a child slot the load is in bounds and its
+	 * value overwritten by a later step) and queues the child for the next round if there
+	 * is one. */
+	for (r = 0; r < LPM6_BULK_ROUNDS && nq; r++) {
+		const uintptr_t *ci = cur[r & 1];
+		const uint64_t *ki = kw[r & 1];
+		const uint32_t *ii = id[r & 1];
+		uintptr_t *co = cur[~r & 1];
+		uint64_t *ko = kw[~r & 1];
+		uint32_t *io = id[~r & 1];
+		unsigned no = 0;
+		for (unsigned j = 0; j < nq; j++) {
+			const struct lpm_node *p = (const struct lpm_node *)ci[j];
+			uint64_t w = ki[j];
+			unsigned s = (unsigned)(w >> 58), i = ii[j];
+			uint64_t x = p->vec << s; /* slots 0..v, slot v at bit 63 */
+			uintptr_t base = (uintptr_t)__atomic_load_n(
+			    (const uint64_t *)(const void *)&p->child_base, __ATOMIC_ACQUIRE);
+			nh[i] =
+			    ((const uint32_t *)base)[-(long)__builtin_popcountll(p->leafvec << s)];
+			co[no] = (uintptr_t)((const struct lpm_node *)base +
+			                     __builtin_popcountll(x) - 1);
+			ko[no] = w << 6;
+			io[no] = i;
+			no += (unsigned)(x >> 63);
+		}
+		nq = no;
+	}
+	for (unsigned j = 0; j < nq; j++) { /* deeper than the window (rare) */
+		unsigned i = id[r & 1][j];
+		unsigned __int128 k = ((unsigned __int128)lpm6_load_be64_(addrs[i]) << 64 |
+		                       lpm6_load_be64_(addrs[i] + 8))
+		                      << (LPM6_DIRECT_BITS + 6 + 6 * LPM6_BULK_ROUNDS);
+		nh[i] = lpm6_walk_((const struct lpm_node *)cur[r & 1][j], k);
+	}
+}
+
+/* lpm6_lookup_bulk - nh[i] = lpm6_lookup(t, addrs[i]) for i < n, in groups of 64: first the
+ * direct entries (a leaf answers at once), then the keys that continue walk their nodes in
+ * lockstep, one level per round (lpm6_lookup_group_()). On the real table, keys inside its
+ * prefixes: 1.3x the plain loop of lpm6_lookup() (whose cost is mostly the mispredicted exit of
+ * the walk); uniformly random keys, which mostly end at a direct leaf, as fast as the loop. */
 static inline void lpm6_lookup_bulk(const struct lpm6 *t, const uint8_t (*addrs)[16], uint32_t *nh,
                                     unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		nh[i] = lpm6_lookup(t, addrs[i]);
+	const uint64_t *d = (const uint64_t *)__atomic_load_n(&t->direct, __ATOMIC_ACQUIRE);
+	for (unsigned i = 0; i < n; i += 64)
+		lpm6_lookup_group_(d, addrs + i, nh + i, n - i < 64 ? n - i : 64);
 }
 
 #endif

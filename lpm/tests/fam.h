@@ -77,10 +77,12 @@ static inline uint32_t fam_lookup(struct fam *f, u128 k)
 }
 
 /* Bulk lookup of n keys (n <= 64). */
+/* n <= FAM_BULK_MAX */
+#define FAM_BULK_MAX 256
 static inline void fam_lookup_bulk(struct fam *f, const u128 *k, uint32_t *nh, unsigned n)
 {
-	uint32_t a4[64];
-	uint8_t a6[64][16];
+	uint32_t a4[FAM_BULK_MAX];
+	uint8_t a6[FAM_BULK_MAX][16];
 	for (unsigned i = 0; i < n; i++) {
 		a4[i] = k4(k[i]);
 		unkey6(k[i], a6[i]);
