@@ -599,6 +599,10 @@ static void stats_get(struct ctx *c)
 	}
 	sb_puts(&b, "],\n\"total\":");
 	api_stats_fmt(&b, &sum);
+	uint64_t nent, nrec;
+	rt_neigh_counts(c->a->rt, &nent, &nrec);
+	sb_printf(&b, ",\n\"neighbor_table\":{\"entries\":%llu,\"reclaimed\":%llu}",
+	          (unsigned long long)nent, (unsigned long long)nrec);
 	sb_printf(&b, ",\n\"generation\":%llu}", (unsigned long long)rt_generation(c->a->rt));
 	free(per);
 	reply_json(c->req, 200, &b);
@@ -654,6 +658,8 @@ static void metrics_get(struct ctx *c)
 		return;
 	}
 	rt_route_walk(c->a->rt, route_count_cb, &rc);
+	uint64_t nent, nrec;
+	rt_neigh_counts(c->a->rt, &nent, &nrec);
 	sb_init(&b);
 	sb_printf(&b,
 	          "# HELP nmbox_generation Successful configuration changes since start.\n"
@@ -665,6 +671,14 @@ static void metrics_get(struct ctx *c)
 	          "nmbox_routes{family=\"inet6\",protocol=\"kernel\"} %llu\n",
 	          (unsigned long long)rt_generation(c->a->rt), rc.n[0][0], rc.n[0][1], rc.n[1][0],
 	          rc.n[1][1]);
+	sb_printf(
+	    &b,
+	    "# HELP nmbox_neighbors Entries in the neighbor table (ARP and ND).\n"
+	    "# TYPE nmbox_neighbors gauge\nnmbox_neighbors %llu\n"
+	    "# HELP nmbox_neighbors_reclaimed_total Unused neighbor entries freed by the GC.\n"
+	    "# TYPE nmbox_neighbors_reclaimed_total counter\n"
+	    "nmbox_neighbors_reclaimed_total %llu\n",
+	    (unsigned long long)nent, (unsigned long long)nrec);
 	for (k = 0; k < (int)(sizeof(cnames) / sizeof(cnames[0])); k++) {
 		sb_printf(&b, "# TYPE nmbox_%s_total counter\n", cnames[k]);
 		for (i = 0; i < n; i++) {

@@ -528,6 +528,10 @@ static int stats_cmd(void)
 		print_counters(t, w);
 	}
 	print_counters("total", json_object_get(j, "total"));
+	json_t *nt = json_object_get(j, "neighbor_table");
+	if (nt)
+		printf("neighbors: %llu in the table, %llu reclaimed\n", jnum(nt, "entries"),
+		       jnum(nt, "reclaimed"));
 	json_decref(j);
 	return 0;
 }

@@ -297,6 +297,12 @@ int rt_neigh_walk(struct rt *rt, int (*cb)(const struct rt_neigh *nb, void *arg)
 	return 0;
 }
 
+void rt_neigh_counts(struct rt *rt, uint64_t *entries, uint64_t *reclaimed)
+{
+	*entries = rt->nneigh;
+	*reclaimed = 0; /* the fake's table is a plain array: nothing to reclaim */
+}
+
 int rt_link_walk(struct rt *rt, int (*cb)(const struct rt_link *l, void *arg), void *arg)
 {
 	size_t i;

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -496,6 +497,13 @@ def test_stats_and_metrics(rt):
     assert "# TYPE nmbox_drops_total counter" in text
     assert 'nmbox_drops_total{worker="0",reason="no_route"}' in text
     assert f"nmbox_generation {rt.generation()}" in text
+    # the neighbor table: entries now (the fixture's neighbors at least), reclaimed by its GC
+    nt = s["neighbor_table"]
+    static = [n for n in rt.get("/v1/neigh")[1] if n["state"] == ["PERMANENT"]]
+    assert set(nt) == {"entries", "reclaimed"} and nt["entries"] >= len(static) >= 1, nt
+    m = re.search(r"^nmbox_neighbors (\d+)$", text, re.M)
+    assert m and int(m.group(1)) >= len(static), text[:400]
+    assert "# TYPE nmbox_neighbors_reclaimed_total counter" in text
     # the text format: every sample is "name{labels} integer", each family has a TYPE line
     # before its samples, and a family's samples are contiguous (never interleaved)
     typed, done, current = set(), set(), None
@@ -906,7 +914,8 @@ def test_nmctl(rt):
     rt.nmctl("neigh", "del", "10.81.1.7", "dev", "p1")
     out = rt.nmctl("link", "-s").stdout
     assert "p1:" in out and "RX:" in out and "link/ether" in out
-    assert "total:" in rt.nmctl("stats").stdout
+    out = rt.nmctl("stats").stdout
+    assert "total:" in out and re.search(r"^neighbors: \d+ in the table, \d+ reclaimed$", out, re.M)
     assert "nmbox_generation" in rt.nmctl("metrics").stdout
     # replace -f with a dry run first
     f = os.path.join(rt.tmp, "table.json")
