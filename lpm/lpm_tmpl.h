@@ -84,6 +84,7 @@ struct tm_blk {
 	uint32_t bytes;   /* size of the allocation (TM_NEST: of the hot part) */
 #ifdef TM_NEST
 	uint64_t prox; /* slots of the root node whose child is a proxy (a sub-block's root) */
+	char *hot;     /* the block's hot part */
 #endif
 };
 
@@ -131,8 +132,8 @@ TM_PRIV
 	size_t slc_cap;
 	void *pool[TM_POOL_CLASSES]; /* freed hot parts kept for reuse, by size / 8 */
 	size_t pool_bytes;
-	void *cold;            /* freed cold parts kept for reuse */
-	size_t ncold;          /* cold parts allocated */
+	void *cold[65];        /* freed cold parts kept for reuse, by number of proxies */
+	size_t cold_bytes;     /* cold parts allocated */
 	char *ar_cur, *ar_end; /* the arena chunk being cut */
 	void *ar_chunks;       /* all chunks, linked by their first word */
 	size_t ar_bytes;       /* bytes of all chunks */
@@ -273,11 +274,12 @@ static void tm_priv_free(TM_PRIV *p)
 	free(p->fp);
 	free(p->spare);
 	free(p->slc);
-	while (p->cold) { /* the pool holds arena pieces only, freed with their chunks */
-		void *b = p->cold;
-		p->cold = *(void **)b;
-		free(b);
-	}
+	for (size_t c = 0; c < 65; c++) /* the pool holds arena pieces, freed with the chunks */
+		while (p->cold[c]) {
+			void *b = p->cold[c];
+			p->cold[c] = *(void **)b;
+			free(b);
+		}
 	while (p->ar_chunks) {
 		void *ch = p->ar_chunks;
 		p->ar_chunks = *(void **)ch;
@@ -329,25 +331,29 @@ static inline size_t tm_lgroup(uint64_t leafvec)
 	return ((size_t)__builtin_popcountll(leafvec) * 4 + 7) & ~(size_t)7;
 }
 
-/* The hot part of the block whose root node is root (or a proxy copying it): a pointer to
- * the root node (in the cold part), the root's leaf group, then the root's children (where
- * base points) and the other nodes and leaves. */
-static inline char *tm_hot_of(const struct lpm_node *root)
+/* The roots of the sub-blocks of a block, in the slot order of its proxies: in its cold
+ * part, after its root node. */
+static inline struct lpm_node **tm_subs(const struct lpm_node *root)
 {
-	return (char *)(uintptr_t)tm_node_word(root) - tm_lgroup(root->leafvec) - sizeof(void *);
+	return (struct lpm_node **)(void *)(uintptr_t)(root + 1);
 }
 
-/* The root node of the block whose root a proxy copies. */
-static inline struct lpm_node *tm_proxy_root(const struct lpm_node *px)
+/* Index in tm_subs() of slot c's sub-block, for a block whose header says prox. */
+static inline unsigned tm_sub_idx(uint64_t prox, unsigned c)
 {
-	struct lpm_node *r;
-	memcpy(&r, tm_hot_of(px), sizeof(r));
-	return r;
+	return (unsigned)__builtin_popcountll(prox & lpm_mask_(c)) - 1;
+}
+
+/* Bytes of the cold part of a block with nprox proxies. */
+static inline size_t tm_cold_bytes(unsigned nprox)
+{
+	return sizeof(struct tm_blk) + sizeof(struct lpm_node) + nprox * sizeof(void *);
 }
 
 /* The root node of the region block a direct entry points to, and back. The entry points
  * one node before the root's children (a region root is full: no leaves), where the root
- * would be if it were not in the cold part; readers never load it. */
+ * would be if it were not in the cold part; readers never load it. A region block's hot
+ * part starts with a pointer to its root (8 bytes, just below the children). */
 static inline struct lpm_node *tm_eroot(uint64_t e)
 {
 	struct lpm_node *r;
@@ -371,20 +377,22 @@ static inline struct lpm_node *tm_child(const struct lpm_node *n, unsigned c)
  * a leaf or an inline child. Only a root node has proxies (see tm_build_root_nest()). */
 static inline struct lpm_node *tm_proxy_at(const struct lpm_node *root, unsigned c)
 {
-	if (!(tm_blk_of((uint64_t)(uintptr_t)root)->prox >> c & 1))
+	uint64_t prox = tm_blk_of((uint64_t)(uintptr_t)root)->prox;
+	if (!(prox >> c & 1))
 		return NULL;
-	return tm_proxy_root(tm_child(root, c));
+	return tm_subs(root)[tm_sub_idx(prox, c)];
 }
 
 /* A cold part no longer used: to its list, or free() under the sanitizers. */
 static void tm_cold_put(TM_PRIV *p, struct tm_blk *b)
 {
+	unsigned np = (unsigned)__builtin_popcountll(b->prox);
 	if (TM_ARENA) {
-		*(void **)(void *)b = p->cold;
-		p->cold = b;
+		*(void **)(void *)b = p->cold[np];
+		p->cold[np] = b;
 	} else {
 		free(b);
-		p->ncold--;
+		p->cold_bytes -= tm_cold_bytes(np);
 	}
 }
 
@@ -392,7 +400,7 @@ static void tm_cold_put(TM_PRIV *p, struct tm_blk *b)
  * free(), its cold part to its list (or free() under the sanitizers). */
 static void tm_blk_free(TM_PRIV *p, struct tm_blk *b)
 {
-	char *hot = tm_hot_of((const struct lpm_node *)(b + 1));
+	char *hot = b->hot;
 	size_t c = b->bytes / 8;
 	if (TM_ARENA && c < TM_POOL_CLASSES) {
 		*(void **)(void *)hot = p->pool[c];
@@ -432,16 +440,18 @@ static void *tm_hot_alloc(TM_PRIV *p, size_t bytes)
 	return b;
 }
 
-/* A cold part: a block header and its root node. */
-static struct tm_blk *tm_cold_alloc(TM_PRIV *p)
+/* A cold part for a block with the proxies prox: its header (prox set), its root node, the
+ * roots of its sub-blocks. */
+static struct tm_blk *tm_cold_alloc(TM_PRIV *p, uint64_t prox)
 {
-	struct tm_blk *b = p->cold;
-	if (b) {
-		p->cold = *(void **)(void *)b;
-		return b;
-	}
-	b = malloc(sizeof(*b) + sizeof(struct lpm_node));
-	p->ncold += b != NULL;
+	unsigned np = (unsigned)__builtin_popcountll(prox);
+	struct tm_blk *b = p->cold[np];
+	if (b)
+		p->cold[np] = *(void **)(void *)b;
+	else if ((b = malloc(tm_cold_bytes(np))) != NULL)
+		p->cold_bytes += tm_cold_bytes(np);
+	if (b)
+		b->prox = prox;
 	return b;
 }
 
@@ -993,14 +1003,14 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
  *     period, then their memory is reused (TM_ARENA).
  * Layout of a block, in two parts. Readers never load a block's root node (a sub-block's
  * root is copied by its proxy, a region's root is full, below), nor its header, so these
- * two are its *cold part* [header | root], malloc'ed apart (48 bytes). The *hot part* is
- * [pointer to the root | for each node, breadth first from the root: its leaves in reverse
- * order, padded to 8 bytes, then its children], cut from an arena where the blocks of a
- * region follow each other depth first (a block, then its sub-blocks). The writer finds a
- * block from a proxy by its base and leafvec (the pointer sits just below the root's
- * leaves). On the real table this took the lookup part of the blocks from 1.49 MB (with
- * malloc's headers and rounding) to 1.0 MB and the lines an in-table key set touches from
- * 1.33 to 0.90 MiB.
+ * are its *cold part* [header | root | roots of its sub-blocks, in slot order], malloc'ed
+ * apart (56 bytes + 8 per proxy; the writer goes from a block to its sub-blocks by these,
+ * tm_proxy_at(), and keeps them in step with the proxies). The *hot part* is [for each
+ * node, breadth first from the root: its leaves in reverse order, padded to 8 bytes, then
+ * its children], cut from an arena where the blocks of a region follow each other depth
+ * first (a block, then its sub-blocks). On the real table this took the blocks' lookup part
+ * from 1.49 MB (24-byte headers, root nodes, malloc's headers and rounding) to 0.92 MB and
+ * the lines an in-table key set touches from 1.33 to 0.82 MiB.
  *   - A region's root node is *full* (tm_build_root_nest()): all 64 slots are children, a
  *     leaf slot being a node of one leaf. It has no leaves, so its children start right
  *     after it and a lookup goes from the direct entry to child v without loading the root
@@ -1185,14 +1195,15 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 		p->fp = fp;
 		p->fp_cap = p->sn_cap;
 	}
-	/* Layout: cold part [header | root], hot part [pointer to the root | then, node by node
-	 * in breadth-first order, its leaf group (leaves in reverse order, padded to 8 bytes)
-	 * and its children]. A node's base points at its first child, its i-th leaf (from 1) is
-	 * at ((uint32_t *)base)[-i]. */
-	bytes = sizeof(void *) + (p->sn_len - 1) * sizeof(struct lpm_node);
+	/* Layout: cold part [header | root | roots of the sub-blocks], hot part [(a region's
+	 * root only: pointer to the root) | then, node by node in breadth-first order, its leaf
+	 * group (leaves in reverse order, padded to 8 bytes) and its children]. A node's base
+	 * points at its first child, its i-th leaf (from 1) is at ((uint32_t *)base)[-i]. */
+	size_t rptr = d == TM_S ? sizeof(void *) : 0;
+	bytes = rptr + (p->sn_len - 1) * sizeof(struct lpm_node);
 	for (size_t i = 0; i < p->sn_len; i++)
 		bytes += tm_lgroup(p->sn[i].leafvec);
-	struct tm_blk *b = tm_cold_alloc(p);
+	struct tm_blk *b = tm_cold_alloc(p, prox);
 	if (!b)
 		return -ENOMEM;
 	char *cur = tm_hot_alloc(p, bytes);
@@ -1204,14 +1215,14 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 	b->nnodes = (uint32_t)p->sn_len;
 	b->nleaves = (uint32_t)p->sl_len;
 	b->bytes = (uint32_t)bytes;
-	b->prox = prox;
+	b->hot = cur;
 	p->fresh[p->nfresh++] = b;
 	p->nnodes += b->nnodes;
 	p->nleaves += b->nleaves;
 	p->blk_bytes += b->bytes;
 	struct lpm_node *nodes = (struct lpm_node *)(b + 1);
-	memcpy(cur, &nodes, sizeof(nodes));
-	cur += sizeof(nodes);
+	memcpy(cur, &nodes, rptr);
+	cur += rptr;
 	/* fp[i]: where scratch node i goes; a node is placed with its siblings when its parent
 	 * is laid out, and scratch nodes are numbered in that order too (children are reserved
 	 * together, a parent before its children), so a pass in scratch order is breadth
@@ -1243,6 +1254,7 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 		struct lpm_node *os = old ? tm_proxy_at(old, c) : NULL, *sub;
 		if (os && !(dirty >> c & 1)) {
 			*pxn[i] = *tm_child(old, c); /* the old proxy, without loading os */
+			tm_subs(nodes)[i] = os;
 			continue;
 		}
 		if (!os || tm_blk_of((uint64_t)(uintptr_t)os)->def != pend[i].def) {
@@ -1254,6 +1266,7 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 			sub = os;
 		}
 		*pxn[i] = *sub; /* a proxy: a copy of the sub-block's root node */
+		tm_subs(nodes)[i] = sub;
 	}
 	*out = nodes;
 	return 0;
@@ -1387,7 +1400,10 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	struct lpm_node *root = tm_eroot(cur), *n = root;
 	struct lpm_node *prox = NULL, *proot = NULL;
 	uint64_t *pslot = NULL, *slot = &direct[r];
-	unsigned d = TM_S, nd = TM_S;
+	/* pc: prox's slot in proot; gp, gc: the block holding the proxy published at pslot (if
+	 * pslot is not the direct entry) and its slot there */
+	struct lpm_node *gp = NULL;
+	unsigned d = TM_S, nd = TM_S, pc = 0, gc = 0;
 	while (len > nd + 6) {
 		unsigned c = tm_chunk(key, nd);
 		if (!(n->vec >> c & 1))
@@ -1397,9 +1413,12 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 		if (n == root && (tm_blk_of((uint64_t)(uintptr_t)root)->prox >> c & 1)) {
 			pslot = slot;
 			slot = tm_node_wordp(ch);
+			gp = proot;
+			gc = pc;
 			proot = root;
 			prox = ch;
-			root = n = tm_proxy_root(ch);
+			root = n = tm_proxy_at(root, c);
+			pc = c;
 			d = nd;
 		} else {
 			n = ch;
@@ -1425,14 +1444,15 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 		/* Same root bitmaps: only the proxy's base changes, one 64-bit store. */
 		p->nfresh = 0;
 		__atomic_store_n(slot, tm_node_word(nr), __ATOMIC_RELEASE);
+		tm_subs(proot)[tm_sub_idx(tm_blk_of((uint64_t)(uintptr_t)proot)->prox, pc)] = nr;
 		tm_retire_tree(p, root, nr);
 		return 0;
 	}
 	/* The proxy changes as a whole: publish a copy of the parent block holding the new
 	 * proxy, by the parent's own slot (its root bitmaps are unchanged, only its base). */
 	struct tm_blk *ob = tm_blk_of((uint64_t)(uintptr_t)proot), *nb;
-	char *oh = tm_hot_of(proot), *nh;
-	if ((rc = tm_fresh_room(p)) != 0 || (nb = tm_cold_alloc(p)) == NULL) {
+	char *oh = ob->hot, *nh;
+	if ((rc = tm_fresh_room(p)) != 0 || (nb = tm_cold_alloc(p, ob->prox)) == NULL) {
 		tm_fresh_drop(p);
 		return rc ? rc : -ENOMEM;
 	}
@@ -1441,8 +1461,9 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 		tm_fresh_drop(p);
 		return -ENOMEM;
 	}
-	memcpy(nb, ob, sizeof(*ob) + sizeof(struct lpm_node));
+	memcpy(nb, ob, tm_cold_bytes((unsigned)__builtin_popcountll(ob->prox)));
 	memcpy(nh, oh, ob->bytes);
+	nb->hot = nh;
 	p->fresh[p->nfresh++] = nb;
 	p->nnodes += nb->nnodes;
 	p->nleaves += nb->nleaves;
@@ -1450,7 +1471,11 @@ static int tm_apply_route(TM_PRIV *p, uint64_t *direct, uint32_t r, tm_key key, 
 	/* Move the copy's inner bases (all but the proxies') by the copy's offset. */
 	uint64_t delta = (uint64_t)(uintptr_t)nh - (uint64_t)(uintptr_t)oh;
 	struct lpm_node *np = (struct lpm_node *)(nb + 1);
-	memcpy(nh, &np, sizeof(np));
+	if (pslot == &direct[r]) /* a region's root: the pointer to it */
+		memcpy(nh, &np, sizeof(np));
+	else /* the sub-block a proxy of gp leads to */
+		tm_subs(gp)[tm_sub_idx(tm_blk_of((uint64_t)(uintptr_t)gp)->prox, gc)] = np;
+	tm_subs(np)[tm_sub_idx(nb->prox, pc)] = nr;
 	{ /* depth first from the root's inline children; at most 64 siblings per level */
 		struct lpm_node *stack[64 * 22], *x;
 		unsigned sp = 0, j = 0;
@@ -1803,8 +1828,7 @@ static void tm_stats(const TM_TBL *t, struct lpm_stats *st)
 #else
 	ctl += p->fresh_cap * sizeof(*p->fresh) + p->fp_cap * sizeof(*p->fp) +
 	       p->slc_cap * sizeof(*p->slc) + (p->spare ? sizeof(*p->spare) : 0) + p->pool_bytes +
-	       p->ncold * (sizeof(struct tm_blk) + sizeof(struct lpm_node)) +
-	       (size_t)(p->ar_end - p->ar_cur);
+	       p->cold_bytes + (size_t)(p->ar_end - p->ar_cur);
 	for (size_t r = 0; r < TM_NREG; r++)
 		if (p->reg[r])
 			ctl += sizeof(*p->reg[r]) + p->reg[r]->chcap * sizeof(*p->reg[r]->ch) +
