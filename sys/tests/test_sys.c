@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "nmport.h"
-#include "sys/tests/check.h"
+#include "tests/check.h"
 
 static const struct nmport_opts quiet = {.quiet = 1, .ring_size = 256};
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "nmport.h"
-#include "sys/tests/check.h"
+#include "tests/check.h"
 
 /* The spec of ifname's AF_XDP port, forced (no fallback to AF_PACKET). */
 static void xdp_spec(char *spec, size_t len, const char *ifname)

@@ -16,22 +16,10 @@
 #include <unistd.h>
 
 #include "api/api_int.h"
+#include "tests/check.h"
 
 /* Test tables leave trailing fields out on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-
-static int fails, checks;
-
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(cond)) {                                                                     \
-			fails++;                                                                   \
-			fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__);                      \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-		}                                                                                  \
-	} while (0)
 
 /* ------------------------------------------------------------------ fixture for rt_ctl.h */
 
@@ -617,6 +605,6 @@ int main(void)
 	test_format();
 	test_conf();
 	test_export_save();
-	printf("api_unit: %d checks, %d failed\n", checks, fails);
-	return fails != 0;
+	printf("api_unit: %d checks, %d failed\n", checks, failures);
+	return failures != 0;
 }

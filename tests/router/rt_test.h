@@ -1,6 +1,6 @@
 /*
  * rt_test.h — what the router's C unit tests share (test_rt_engine.c, test_rt_io.c): CHECK
- * and its counts, the Internet checksum, the router's two ports' MACs and host A's, and an
+ * (tests/check.h), the Internet checksum, the router's two ports' MACs and host A's, and an
  * IPv4 UDP frame. One test program per file that includes it.
  */
 #ifndef RT_TEST_H
@@ -12,16 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static int failures, checks;
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		checks++;                                                                          \
-		if (!(c)) {                                                                        \
-			failures++;                                                                \
-			fprintf(stderr, "%s:%d: %s: CHECK(%s) failed\n", __FILE__, __LINE__,       \
-			        __func__, #c);                                                     \
-		}                                                                                  \
-	} while (0)
+#include "tests/check.h"
 
 /* The Internet checksum of d[0..len) on top of the partial sum s (RFC 1071). */
 static inline uint16_t cksum(const void *d, unsigned len, uint32_t s)
