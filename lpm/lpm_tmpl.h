@@ -500,23 +500,34 @@ static void tm_reclaim(TM_PRIV *p)
 	p->gc_bytes = 0;
 }
 
+/* The array *arr (*cap elements of sz bytes) made to hold at least need: its room doubled,
+ * from min. -ENOMEM leaves it as it was. */
+static int tm_grow(void *arr, size_t *cap, size_t need, size_t sz, size_t min)
+{
+	if (need <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : min;
+	while (c < need)
+		c *= 2;
+	void *n = realloc(*(void **)arr, c * sz);
+	if (!n)
+		return -ENOMEM;
+	*(void **)arr = n;
+	*cap = c;
+	return 0;
+}
+
 static void tm_retire(TM_PRIV *p, struct tm_blk *b)
 {
-	if (p->ngc == p->gc_cap) {
-		size_t cap = p->gc_cap ? 2 * p->gc_cap : 256;
-		void **g = realloc(p->gc, cap * sizeof(*g));
-		if (!g) {
-			/* No room to defer: wait for the readers now. */
-			synchronize_rcu();
+	if (tm_grow(&p->gc, &p->gc_cap, p->ngc + 1, sizeof(*p->gc), 256) < 0) {
+		/* No room to defer: wait for the readers now. */
+		synchronize_rcu();
 #ifdef TM_NEST
-			tm_blk_free(p, b);
+		tm_blk_free(p, b);
 #else
-			free(b);
+		free(b);
 #endif
-			return;
-		}
-		p->gc = g;
-		p->gc_cap = cap;
+		return;
 	}
 	p->gc[p->ngc++] = b;
 	p->gc_bytes += b->bytes;
@@ -528,16 +539,8 @@ static void tm_retire(TM_PRIV *p, struct tm_blk *b)
 
 static int tm_sn_reserve(TM_PRIV *p, size_t k, size_t *first)
 {
-	if (p->sn_len + k > p->sn_cap) {
-		size_t cap = p->sn_cap ? p->sn_cap : 64;
-		while (cap < p->sn_len + k)
-			cap *= 2;
-		struct lpm_node *n = realloc(p->sn, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		p->sn = n;
-		p->sn_cap = cap;
-	}
+	if (tm_grow(&p->sn, &p->sn_cap, p->sn_len + k, sizeof(*p->sn), 64) < 0)
+		return -ENOMEM;
 	*first = p->sn_len;
 	p->sn_len += k;
 	return 0;
@@ -545,14 +548,8 @@ static int tm_sn_reserve(TM_PRIV *p, size_t k, size_t *first)
 
 static int tm_sl_push(TM_PRIV *p, uint32_t v)
 {
-	if (p->sl_len == p->sl_cap) {
-		size_t cap = p->sl_cap ? 2 * p->sl_cap : 256;
-		uint32_t *l = realloc(p->sl, cap * sizeof(*l));
-		if (!l)
-			return -ENOMEM;
-		p->sl = l;
-		p->sl_cap = cap;
-	}
+	if (tm_grow(&p->sl, &p->sl_cap, p->sl_len + 1, sizeof(*p->sl), 256) < 0)
+		return -ENOMEM;
 	p->sl[p->sl_len++] = v;
 	return 0;
 }
@@ -803,14 +800,10 @@ static int tm_reg_insert(TM_PRIV *p, uint32_t r, size_t *pos, tm_key key, unsign
 		p->reg[r] = a; /* kept, even when empty again */
 	}
 	if (!a->nch || a->ch[c]->n == TM_CH) { /* a new chunk: the first, or half of a full one */
-		if (a->nch == a->chcap) {
-			uint32_t cap = a->chcap ? 2 * a->chcap : 4;
-			struct tm_chk **ch = realloc(a->ch, cap * sizeof(*ch));
-			if (!ch)
-				return -ENOMEM;
-			a->ch = ch;
-			a->chcap = cap;
-		}
+		size_t cap = a->chcap;
+		if (tm_grow(&a->ch, &cap, a->nch + 1, sizeof(*a->ch), 4) < 0)
+			return -ENOMEM;
+		a->chcap = (uint32_t)cap;
 		if ((k = p->spare) != NULL)
 			p->spare = NULL;
 		else if ((k = malloc(sizeof(*k))) == NULL)
@@ -954,13 +947,8 @@ static int tm_slice(TM_PRIV *p, uint32_t r, tm_key key, unsigned d, size_t hint,
 		*n = end - i;
 		return 0;
 	}
-	if (p->slc_cap < a->n) {
-		struct tm_ent *s = realloc(p->slc, a->n * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		p->slc = s;
-		p->slc_cap = a->n;
-	}
+	if (tm_grow(&p->slc, &p->slc_cap, a->n, sizeof(*p->slc), 64) < 0)
+		return -ENOMEM;
 	for (;;) {
 		memcpy(p->slc + m, a->ch[c]->e + i, (end - i) * sizeof(*p->slc));
 		m += end - i;
@@ -1036,15 +1024,7 @@ static void tm_unacct(TM_PRIV *p, const struct tm_blk *b)
 /* Room for one more entry in p->fresh. */
 static int tm_fresh_room(TM_PRIV *p)
 {
-	if (p->nfresh == p->fresh_cap) {
-		size_t cap = p->fresh_cap ? 2 * p->fresh_cap : 64;
-		struct tm_blk **f = realloc(p->fresh, cap * sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		p->fresh = f;
-		p->fresh_cap = cap;
-	}
-	return 0;
+	return tm_grow(&p->fresh, &p->fresh_cap, p->nfresh + 1, sizeof(*p->fresh), 64);
 }
 
 /* Free the blocks built by a failed update (never published). */
@@ -1188,13 +1168,8 @@ static int tm_build_block(TM_PRIV *p, unsigned d, const struct tm_ent *e, size_t
 		return rc;
 	if ((rc = tm_fresh_room(p)) != 0)
 		return rc;
-	if (p->fp_cap < p->sn_len) {
-		struct lpm_node **fp = realloc(p->fp, p->sn_cap * sizeof(*fp));
-		if (!fp)
-			return -ENOMEM;
-		p->fp = fp;
-		p->fp_cap = p->sn_cap;
-	}
+	if (tm_grow(&p->fp, &p->fp_cap, p->sn_len, sizeof(*p->fp), 64) < 0)
+		return -ENOMEM;
 	/* Layout: cold part [header | root | roots of the sub-blocks], hot part [(a region's
 	 * root only: pointer to the root) | then, node by node in breadth-first order, its leaf
 	 * group (leaves in reverse order, padded to 8 bytes) and its children]. A node's base
